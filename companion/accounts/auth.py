@@ -1,0 +1,150 @@
+"""Server-side login sessions: creation, lookup with idle/absolute expiry, revocation.
+
+The cookie carries a 256-bit random token; the database stores only its SHA-256, so a leaked
+database row cannot be replayed as a cookie. A new token is minted at every login (no fixation,
+SESS-02) and the row is deleted at logout, expiry or deactivation (SESS-04).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.accounts.models import Patient, Role, User, WebSession
+from companion.db import Database, utcnow
+from companion.settings import SessionSettings
+
+# Refresh last_seen_at at most this often, so reading pages does not mean a write per request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """Who is making the request, as the guards and handlers see them."""
+
+    id: int
+    code: str
+    clinic_id: int
+    role: str
+    name: str
+    patient_id: int | None
+    patient_code: str | None
+    session_id: int
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.CLINICIAN, Role.ADMIN)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_lifetime(role: str, remember: bool, policy: SessionSettings) -> tuple[timedelta, int]:
+    """(absolute lifetime, idle limit in seconds; 0 = none) for a new session."""
+    if role != Role.PATIENT:
+        return timedelta(hours=policy.staff_absolute_hours), policy.staff_idle_minutes * 60
+    if remember:
+        return timedelta(days=policy.patient_remember_days), 0
+    return timedelta(hours=policy.patient_hours), policy.patient_idle_minutes * 60
+
+
+async def create_session(
+    session: AsyncSession,
+    user: User,
+    *,
+    remember: bool,
+    policy: SessionSettings,
+    replacing_token: str | None,
+    user_agent: str = "",
+) -> str:
+    """Insert a new session row for ``user`` and return its token. Any presented token is destroyed."""
+    if replacing_token:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(replacing_token)))
+    token = secrets.token_urlsafe(32)
+    lifetime, idle_seconds = session_lifetime(user.role, remember and user.role == Role.PATIENT, policy)
+    now = utcnow()
+    session.add(
+        WebSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            clinic_id=user.clinic_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+            idle_seconds=idle_seconds,
+            remembered=remember and user.role == Role.PATIENT,
+            user_agent=user_agent[:200],
+        )
+    )
+    return token
+
+
+async def destroy_session(db: Database, token: str) -> None:
+    async with db.writing() as session:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
+
+
+async def end_all_sessions(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def is_expired(row: WebSession, now: datetime) -> bool:
+    if now >= row.expires_at:
+        return True
+    return bool(row.idle_seconds) and now - row.last_seen_at >= timedelta(seconds=row.idle_seconds)
+
+
+async def resolve_session(db: Database, token: str) -> tuple[CurrentUser | None, bool]:
+    """Look up the user behind a cookie token.
+
+    Returns (user, ended): ``ended`` is True when the token named a session that has just been
+    found expired or belonging to a deactivated account, so the caller can clear the browser.
+    """
+    token_hash = hash_token(token)
+    async with db.reading() as session:
+        found = (
+            await session.execute(
+                select(WebSession, User, Patient.id, Patient.code)
+                .join(User, User.id == WebSession.user_id)
+                .outerjoin(Patient, Patient.user_id == User.id)
+                .where(WebSession.token_hash == token_hash)
+            )
+        ).first()
+    if found is None:
+        return None, False
+    row, user, patient_id, patient_code = found
+    now = utcnow()
+    if is_expired(row, now) or not user.active:
+        await destroy_session(db, token)
+        return None, True
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        async with db.writing() as session:
+            await session.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
+    current = CurrentUser(
+        id=user.id,
+        code=user.code,
+        clinic_id=user.clinic_id,
+        role=user.role,
+        name=user.name,
+        patient_id=patient_id,
+        patient_code=patient_code,
+        session_id=row.id,
+    )
+    return current, False
+
+
+async def purge_expired_sessions(db: Database) -> int:
+    """Housekeeping: delete sessions past their absolute expiry. Returns how many went."""
+    async with db.writing() as session:
+        result = await session.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
+    return result.rowcount or 0

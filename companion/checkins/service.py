@@ -1,0 +1,122 @@
+"""Recording and reading daily check-ins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion import idempotency
+from companion.accounts.auth import CurrentUser
+from companion.accounts.models import Patient
+from companion.checkins.forms import CheckInInput
+from companion.checkins.models import CheckIn, CheckInSideEffect
+from companion.db import Database, utcnow
+from companion.idempotency import IdempotencyKey
+from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    checkin: CheckIn
+    risk: RiskOutcome
+    replayed: bool = False
+
+
+def local_date_for(zone: str, instant: datetime) -> date:
+    return instant.astimezone(ZoneInfo(zone)).date()
+
+
+async def record_checkin(
+    db: Database, user: CurrentUser, data: CheckInInput, key: IdempotencyKey | None
+) -> CheckInResult:
+    """Store the check-in as the day's next revision, evaluate risk, remember the key: one transaction."""
+
+    async def work(session: AsyncSession) -> CheckInResult:
+        if key is not None and (seen := await idempotency.find_replay(session, key)):
+            return CheckInResult(await checkin_by_code(session, user, seen.resource_code or ""), RiskOutcome(), True)
+        patient = await session.get_one(Patient, user.patient_id)
+        row = await _insert_revision(session, patient, user, data)
+        outcome = await evaluate_entry(session, EntryEvent("checkin", patient.clinic_id, patient.id, row))
+        if key is not None:
+            await idempotency.remember(session, key, row.code)
+        return CheckInResult(row, outcome)
+
+    return await idempotency.run_write(db, work)
+
+
+async def _insert_revision(session: AsyncSession, patient: Patient, user: CurrentUser, data: CheckInInput) -> CheckIn:
+    now = utcnow()
+    today = local_date_for(patient.timezone, now)
+    previous = await current_checkin(session, patient.id, today)
+    row = CheckIn(
+        clinic_id=patient.clinic_id,
+        patient_id=patient.id,
+        local_date=today,
+        timezone=patient.timezone,
+        revision=previous.revision + 1 if previous else 1,
+        supersedes_id=previous.id if previous else None,
+        mood=data.mood,
+        anxiety=data.anxiety,
+        energy=data.energy,
+        sleep_hours=data.sleep_hours,
+        sleep_quality=data.sleep_quality,
+        safety=data.safety,
+        bp_systolic=data.bp_systolic,
+        bp_diastolic=data.bp_diastolic,
+        note=data.note,
+        created_by_id=user.id,
+        created_at=now,
+        side_effects=[CheckInSideEffect(effect=code, severity=sev) for code, sev in data.side_effects],
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def current_checkin(session: AsyncSession, patient_id: int, local_day: date) -> CheckIn | None:
+    """The latest revision of the patient's check-in for ``local_day``."""
+    return (
+        await session.execute(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id, CheckIn.local_date == local_day)
+            .order_by(CheckIn.revision.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def checkin_by_code(session: AsyncSession, user: CurrentUser, code: str) -> CheckIn:
+    return (
+        await session.execute(select(CheckIn).where(CheckIn.code == code, CheckIn.patient_id == user.patient_id))
+    ).scalar_one()
+
+
+async def list_checkins(session: AsyncSession, patient_id: int, limit: int = 50) -> list[CheckIn]:
+    """Every day's latest revision, newest first."""
+    rows = (
+        await session.execute(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient_id)
+            .order_by(CheckIn.local_date.desc(), CheckIn.revision.desc())
+            .limit(limit * 3)
+        )
+    ).scalars()
+    latest: dict[date, CheckIn] = {}
+    for row in rows:
+        latest.setdefault(row.local_date, row)
+    return list(latest.values())[:limit]
+
+
+async def recent_moods(session: AsyncSession, patient_id: int, since: date) -> dict[date, int]:
+    rows = (
+        await session.execute(
+            select(CheckIn.local_date, CheckIn.mood, CheckIn.revision)
+            .where(CheckIn.patient_id == patient_id, CheckIn.local_date >= since)
+            .order_by(CheckIn.local_date, CheckIn.revision)
+        )
+    ).all()
+    return {day: mood for day, mood, _revision in rows}

@@ -1,0 +1,41 @@
+"""The between-session side-effect checklist (clinical.md section 5), as data.
+
+``code`` values are stored; labels are what the patient reads. Each effect is rated none / mild /
+moderate / severe, except the yes/no questions, which store 0 (no) or 3 (yes) so that "any report"
+is simply ``severity > 0`` for every effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITY_LABELS = {0: "None", 1: "Mild", 2: "Moderate", 3: "Severe"}
+YES_NO_LABELS = {0: "No", 3: "Yes"}
+
+
+@dataclass(frozen=True)
+class SideEffect:
+    code: str
+    label: str
+    yes_no: bool = False
+
+    @property
+    def choices(self) -> dict[int, str]:
+        return YES_NO_LABELS if self.yes_no else SEVERITY_LABELS
+
+
+SIDE_EFFECTS: tuple[SideEffect, ...] = (
+    SideEffect("dissociation", "Feeling detached or unreal, still today"),
+    SideEffect("nausea", "Nausea or vomiting"),
+    SideEffect("dizziness", "Dizziness"),
+    SideEffect("drowsiness", "Drowsiness or trouble staying awake"),
+    SideEffect("headache", "Headache"),
+    SideEffect("blurred_vision", "Blurred vision"),
+    SideEffect("confusion", "Confusion or trouble thinking clearly"),
+    SideEffect("urinary", "Needing to pass urine often, urgently, or pain when passing urine"),
+    SideEffect("blood_in_urine", "Blood in urine", yes_no=True),
+    SideEffect("cravings", "Cravings, or using ketamine or sedatives outside treatment", yes_no=True),
+    SideEffect("drove_after_session", "Drove on a treatment day", yes_no=True),
+)
+
+SIDE_EFFECTS_BY_CODE = {effect.code: effect for effect in SIDE_EFFECTS}

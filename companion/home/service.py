@@ -1,0 +1,156 @@
+"""What the patient's Today and History pages show: read-only queries over their own data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.accounts.models import Clinic, Patient
+from companion.checkins.models import CheckIn
+from companion.checkins.service import current_checkin, recent_moods
+from companion.db import utcnow
+from companion.journal.models import JournalEntry
+from companion.journal.service import PROMPTS, prompt_due
+from companion.treatments.models import SessionReflection, SessionStatus, TreatmentSession
+from companion.treatments.service import next_session
+
+STRIP_DAYS = 14
+HISTORY_PAGE = 20
+
+
+@dataclass(frozen=True)
+class MoodDay:
+    day: date
+    mood: int | None
+
+
+@dataclass
+class TodayView:
+    patient: Patient
+    clinic: Clinic
+    today: date
+    checkin: CheckIn | None
+    next_session: TreatmentSession | None
+    session_tomorrow: bool
+    journal_prompt: tuple[str, str] | None
+    reflections_due: list[TreatmentSession]
+    strip: list[MoodDay]
+    streak: int
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    kind: str  # checkin, journal, reflection, session
+    at: datetime
+    item: Any
+
+
+@dataclass
+class HistoryPage:
+    items: list[TimelineItem] = field(default_factory=list)
+    next_before: datetime | None = None
+
+
+def streak_length(days_with_checkin: set[date], today: date) -> int:
+    """Consecutive days with a check-in, ending today (or yesterday if today is not done yet)."""
+    day = today if today in days_with_checkin else today - timedelta(days=1)
+    count = 0
+    while day in days_with_checkin:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
+    patient = await session.get_one(Patient, patient_id)
+    clinic = await session.get_one(Clinic, patient.clinic_id)
+    now = utcnow()
+    today = now.astimezone(ZoneInfo(patient.timezone)).date()
+    moods = await recent_moods(session, patient.id, today - timedelta(days=90))
+    upcoming = await next_session(session, patient.id, now)
+    recent = await _recent_sessions(session, patient.id, now)
+    return TodayView(
+        patient=patient,
+        clinic=clinic,
+        today=today,
+        checkin=await current_checkin(session, patient.id, today),
+        next_session=upcoming,
+        session_tomorrow=bool(upcoming)
+        and upcoming.scheduled_at.astimezone(ZoneInfo(patient.timezone)).date() == today + timedelta(days=1),
+        journal_prompt=await _journal_prompt(session, patient, recent, today),
+        reflections_due=await _reflections_due(session, patient.id, recent),
+        strip=[MoodDay(today - timedelta(days=n), moods.get(today - timedelta(days=n))) for n in range(STRIP_DAYS - 1, -1, -1)],
+        streak=streak_length(set(moods), today),
+    )
+
+
+async def _recent_sessions(session: AsyncSession, patient_id: int, now: datetime) -> list[TreatmentSession]:
+    return list(
+        (
+            await session.execute(
+                select(TreatmentSession).where(
+                    TreatmentSession.patient_id == patient_id,
+                    TreatmentSession.scheduled_at <= now,
+                    TreatmentSession.scheduled_at >= now - timedelta(days=8),
+                    TreatmentSession.status.in_([SessionStatus.ATTENDED, SessionStatus.SCHEDULED]),
+                )
+            )
+        ).scalars()
+    )
+
+
+async def _journal_prompt(
+    session: AsyncSession, patient: Patient, recent: list[TreatmentSession], today: date
+) -> tuple[str, str] | None:
+    due = prompt_due([s.scheduled_at for s in recent], patient.timezone, today)
+    if due is None:
+        return None
+    written = (
+        await session.execute(
+            select(JournalEntry.id).where(JournalEntry.patient_id == patient.id, JournalEntry.local_date == today)
+        )
+    ).first()
+    return None if written else (due[1], PROMPTS[due[1]])
+
+
+async def _reflections_due(
+    session: AsyncSession, patient_id: int, recent: list[TreatmentSession]
+) -> list[TreatmentSession]:
+    if not recent:
+        return []
+    done = set(
+        (
+            await session.execute(
+                select(SessionReflection.treatment_session_id).where(SessionReflection.patient_id == patient_id)
+            )
+        ).scalars()
+    )
+    return [s for s in recent if s.id not in done]
+
+
+async def history_page(session: AsyncSession, patient_id: int, before: datetime | None) -> HistoryPage:
+    """One page of everything the patient logged or attended, newest first (keyset paging)."""
+    sources = [
+        ("checkin", CheckIn, CheckIn.created_at),
+        ("journal", JournalEntry, JournalEntry.created_at),
+        ("reflection", SessionReflection, SessionReflection.created_at),
+        ("session", TreatmentSession, TreatmentSession.scheduled_at),
+    ]
+    items: list[TimelineItem] = []
+    for kind, model, column in sources:
+        query = select(model).where(model.patient_id == patient_id)  # type: ignore[attr-defined]
+        if kind == "session":
+            query = query.where(column <= utcnow())
+        if before is not None:
+            query = query.where(column < before)
+        for row in (await session.execute(query.order_by(column.desc()).limit(HISTORY_PAGE + 1))).scalars():
+            items.append(TimelineItem(kind, getattr(row, column.key), row))
+    items.sort(key=lambda item: item.at, reverse=True)
+    page = items[:HISTORY_PAGE]
+    more = len(items) > HISTORY_PAGE
+    return HistoryPage(page, page[-1].at if more and page else None)

@@ -1,0 +1,83 @@
+"""Idempotency keys for every creating request (REL-05).
+
+The key is stored with a unique constraint on (user, key) in the same transaction as the write, so
+an entry and its key commit together or not at all. A replay with the same body returns the
+original resource; the same key with a different body is refused. A concurrent duplicate waits for
+the first transaction (PostgreSQL blocks on the unique index, SQLite serialises writers) and then
+replays it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.accounts.models import IdempotencyRecord
+from companion.db import Database
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 3
+
+
+class IdempotencyConflict(Exception):
+    """The key was already used for a request with a different body."""
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    user_id: int
+    key: str
+    request_hash: str
+    kind: str
+
+
+def request_fingerprint(kind: str, payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind, "payload": payload}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_replay(session: AsyncSession, key: IdempotencyKey) -> IdempotencyRecord | None:
+    record = (
+        await session.execute(
+            select(IdempotencyRecord).where(IdempotencyRecord.user_id == key.user_id, IdempotencyRecord.key == key.key)
+        )
+    ).scalar_one_or_none()
+    if record is not None and (record.request_hash != key.request_hash or record.resource_kind != key.kind):
+        raise IdempotencyConflict()
+    return record
+
+
+async def remember(session: AsyncSession, key: IdempotencyKey, resource_code: str) -> None:
+    session.add(
+        IdempotencyRecord(
+            user_id=key.user_id,
+            key=key.key,
+            request_hash=key.request_hash,
+            resource_kind=key.kind,
+            resource_code=resource_code,
+        )
+    )
+    await session.flush()
+
+
+async def run_write(db: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in a write transaction, retrying when a unique constraint lost a race.
+
+    A lost race means another request committed the same idempotency key (or the same daily
+    revision) first; running again sees its row and replays or takes the next revision.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with db.writing() as session:
+                return await work(session)
+        except IntegrityError:
+            if attempt == MAX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,19 @@
+"""Imports every domain's models: the single metadata import for Alembic and tests."""
+
+from companion.accounts.models import (  # noqa: F401
+    CareTeamMember,
+    Clinic,
+    Consent,
+    IdempotencyRecord,
+    Invitation,
+    LoginAttempt,
+    Patient,
+    User,
+    WebSession,
+)
+from companion.checkins.models import CheckIn, CheckInSideEffect  # noqa: F401
+from companion.db import Base
+from companion.journal.models import JournalEntry  # noqa: F401
+from companion.treatments.models import SessionReflection, TreatmentSession  # noqa: F401
+
+metadata = Base.metadata
