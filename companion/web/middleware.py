@@ -61,10 +61,12 @@ class AuthenticationMiddleware(ASGIMiddleware):
     """Puts the logged-in ``CurrentUser`` (or None) into ``scope["user"]``."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static/",)
 
     def __init__(self, settings: Settings):
         self.cookie_name = session_cookie_name(settings)
+
+    def should_bypass_for_scope(self, scope: Scope) -> bool:
+        return scope["path"].startswith("/static/")  # public assets need no session lookup
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         token = _cookie_value(scope, self.cookie_name)
