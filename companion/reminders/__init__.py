@@ -1,0 +1,1 @@
+"""Reminder schedules: pure next-occurrence maths (``schedule``) and, later, the due sweep."""
