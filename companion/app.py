@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         request_max_body_size=settings.web.max_body_bytes,
         state=State({"settings": settings}),
         lifespan=[lifespan],
+        logging_config=None,  # companion.logs configures logging for the processes we start
         debug=False,
     )
 

@@ -44,7 +44,8 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
 
     configure_logging(settings)
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_config=None)
+    # No access log: paths can carry invitation tokens, and logs must hold no secrets (LOG-02).
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_config=None, access_log=False)
 
 
 def _migrate(settings: Settings) -> None:
@@ -123,14 +124,18 @@ def user_create(role: str, email: str, name: str, clinic_name: str) -> None:
     async def create() -> None:
         database = Database(settings.db)
         try:
-            await create_staff_user(database, clinic_name=clinic_name, role=role, email=email, name=name, password=password)
+            await create_staff_user(
+                database, clinic_name=clinic_name, role=role, email=email, name=name, password=password
+            )
         finally:
             await database.dispose()
 
     try:
         asyncio.run(create())
     except Exception as exc:  # noqa: BLE001 - report constraint errors plainly
-        raise click.ClickException(f"could not create the account: {type(exc).__name__} (is the login already used?)") from None
+        raise click.ClickException(
+            f"could not create the account: {type(exc).__name__} (is the login already used?)"
+        ) from None
     click.echo(f"Created {role} {email}.")
     if not supplied:
         click.echo(f"Generated password: {password}")
@@ -166,4 +171,3 @@ def check() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

@@ -19,12 +19,16 @@ async def invite_patient(settings: Settings, *, name: str, clinician_login: str,
     try:
         async with database.reading() as session:
             clinician = (
-                await session.execute(select(User).where(User.login == clinician_login.strip().lower(), User.role == Role.CLINICIAN))
+                await session.execute(
+                    select(User).where(User.login == clinician_login.strip().lower(), User.role == Role.CLINICIAN)
+                )
             ).scalar_one_or_none()
             if clinician is None or not clinician.active:
                 raise click.ClickException(f"no active clinician with login {clinician_login!r}")
             clinic = await session.get_one(Clinic, clinician.clinic_id)
-        staff = CurrentUser(clinician.id, clinician.code, clinician.clinic_id, clinician.role, clinician.name, None, None, 0)
+        staff = CurrentUser(
+            clinician.id, clinician.code, clinician.clinic_id, clinician.role, clinician.name, None, None, 0
+        )
         enrolment = await invitations.enrol_patient(
             database, staff, name=name, email=email, timezone=clinic.timezone, days=settings.web.invitation_days
         )

@@ -39,7 +39,7 @@ HISTORY_DAYS = 90
 REMINDER_TIME = time(19, 0)
 CLINIC_HOURS = {day: ["09:00", "17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 # No 0/O, 1/l/I: the password is read off a terminal and typed on a phone.
-PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - letters for demo passwords, not a secret
 
 
 class Trajectory(StrEnum):
@@ -184,14 +184,14 @@ def _plan_patient(spec: PatientSpec, rng: random.Random, today: date, as_of: dat
     schedule = _schedule(spec.route, first_session, until=today + timedelta(days=45))
     schedule = _booked(schedule, slot, as_of, tz, future=rng.choice((1, 2)))
     statuses = _statuses(spec, rng, schedule, slot, as_of, tz)
-    attended = {day for (day, _), status in zip(schedule, statuses) if status == SessionStatus.ATTENDED}
+    attended = {day for (day, _), status in zip(schedule, statuses, strict=True) if status == SessionStatus.ATTENDED}
 
     checkins = _plan_checkins(spec, rng, enrolled_on, today, first_session, attended, schedule, tz)
     checkins = [c for c in checkins if c.created_at <= as_of]
     mood_by_day = {c.local_date: c.mood for c in checkins}
     sessions = [
         _plan_session(spec, rng, _local(day, slot, tz), phase, status, mood_by_day.get(day), as_of, tz)
-        for (day, phase), status in zip(schedule, statuses)
+        for (day, phase), status in zip(schedule, statuses, strict=True)
     ]
     free = [j for j in _plan_free_journal(spec, rng, enrolled_on, today, tz) if j.created_at <= as_of]
     activated_at = _local(enrolled_on, time(9, rng.randint(0, 59)), tz)

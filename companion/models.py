@@ -11,9 +11,12 @@ from companion.accounts.models import (  # noqa: F401
     User,
     WebSession,
 )
+from companion.alerts.models import Alert, AlertEvent, HelpPress  # noqa: F401
 from companion.checkins.models import CheckIn, CheckInSideEffect  # noqa: F401
 from companion.db import Base
 from companion.journal.models import JournalEntry  # noqa: F401
+from companion.notify.models import OutboxMessage  # noqa: F401
+from companion.questionnaires.models import QuestionnaireResponse  # noqa: F401
 from companion.treatments.models import SessionReflection, TreatmentSession  # noqa: F401
 
 metadata = Base.metadata

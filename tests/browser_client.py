@@ -44,7 +44,15 @@ class AppClient:
         kwargs.setdefault("follow_redirects", False)
         return await self.http.get(url, **kwargs)
 
-    async def post_form(self, url: str, data: dict[str, Any] | list[tuple[str, str]], *, htmx: bool = False, csrf: bool = True, **kwargs: Any) -> Any:
+    async def post_form(
+        self,
+        url: str,
+        data: dict[str, Any] | list[tuple[str, str]],
+        *,
+        htmx: bool = False,
+        csrf: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         headers = dict(kwargs.pop("headers", {}))
         if htmx:
             headers["HX-Request"] = "true"

@@ -67,16 +67,28 @@ async def make_patient(
     db: Database, clinic: Clinic, login: str, name: str, clinicians: list[Person], zone: str = "America/New_York"
 ) -> Person:
     async with db.writing() as session:
-        user = User(clinic_id=clinic.id, role=Role.PATIENT, login=login, email=login, name=name, password_hash=password_hash())
+        user = User(
+            clinic_id=clinic.id, role=Role.PATIENT, login=login, email=login, name=name, password_hash=password_hash()
+        )
         session.add(user)
         await session.flush()
         patient = Patient(
-            clinic_id=clinic.id, user_id=user.id, name=name, email=login, timezone=zone, reminder_time=time(19, 0), activated_at=utcnow()
+            clinic_id=clinic.id,
+            user_id=user.id,
+            name=name,
+            email=login,
+            timezone=zone,
+            reminder_time=time(19, 0),
+            activated_at=utcnow(),
         )
         session.add(patient)
         await session.flush()
         for index, clinician in enumerate(clinicians):
-            session.add(CareTeamMember(clinic_id=clinic.id, patient_id=patient.id, clinician_id=clinician.user_id, is_primary=index == 0))
+            session.add(
+                CareTeamMember(
+                    clinic_id=clinic.id, patient_id=patient.id, clinician_id=clinician.user_id, is_primary=index == 0
+                )
+            )
         session.add(Consent(clinic_id=clinic.id, patient_id=patient.id, purpose="monitoring", text_version="test"))
     return Person(login, name, Role.PATIENT, user.id, clinic.id, patient.id, patient.code)
 
@@ -94,7 +106,12 @@ async def make_personas(db: Database) -> Personas:
 
 
 async def make_session(
-    db: Database, patient: Person, at: datetime | None = None, route: str = "esketamine_nasal", phase: str = "induction", status: str = "scheduled"
+    db: Database,
+    patient: Person,
+    at: datetime | None = None,
+    route: str = "esketamine_nasal",
+    phase: str = "induction",
+    status: str = "scheduled",
 ) -> TreatmentSession:
     async with db.writing() as session:
         row = TreatmentSession(

@@ -26,7 +26,22 @@ def test_migrate_user_invite_and_check(cli_env):
     assert run(["migrate"], cli_env).returncode == 0
     check = run(["check"], cli_env)
     assert check.returncode == 0 and "migrations: current" in check.stdout
-    created = run(["user", "create", "--role", "clinician", "--email", "carol@x.example", "--name", "Carol C", "--clinic", "Demo"], cli_env, "a long quiet walk\n")
+    created = run(
+        [
+            "user",
+            "create",
+            "--role",
+            "clinician",
+            "--email",
+            "carol@x.example",
+            "--name",
+            "Carol C",
+            "--clinic",
+            "Demo",
+        ],
+        cli_env,
+        "a long quiet walk\n",
+    )
     assert created.returncode == 0, created.stderr
     invited = run(["patient", "invite", "--name", "Pat Patient", "--clinician", "carol@x.example"], cli_env)
     assert invited.returncode == 0, invited.stderr
@@ -35,13 +50,19 @@ def test_migrate_user_invite_and_check(cli_env):
 
 def test_user_create_generates_a_password_when_stdin_is_empty(cli_env):
     run(["migrate"], cli_env)
-    created = run(["user", "create", "--role", "admin", "--email", "ada@x.example", "--name", "Ada", "--clinic", "Demo"], cli_env)
+    created = run(
+        ["user", "create", "--role", "admin", "--email", "ada@x.example", "--name", "Ada", "--clinic", "Demo"], cli_env
+    )
     assert created.returncode == 0 and "Generated password:" in created.stdout
 
 
 def test_weak_password_and_unknown_clinician_are_refused(cli_env):
     run(["migrate"], cli_env)
-    weak = run(["user", "create", "--role", "admin", "--email", "a@x.example", "--name", "A", "--clinic", "D"], cli_env, "password\n")
+    weak = run(
+        ["user", "create", "--role", "admin", "--email", "a@x.example", "--name", "A", "--clinic", "D"],
+        cli_env,
+        "password\n",
+    )
     assert weak.returncode != 0 and "too common" in weak.stderr
     missing = run(["patient", "invite", "--name", "P", "--clinician", "nobody@x.example"], cli_env)
     assert missing.returncode != 0 and "no active clinician" in missing.stderr

@@ -142,7 +142,7 @@ def _check_sessions(rows: dict, patients: list) -> None:
         assert [week_of[w] for w in range(4)] == [2, 2, 2, 2]
         assert [week_of[w] for w in range(4, 8)] == [1, 1, 1, 1]
         assert week_of[9] == 0 and week_of[8] == 1
-        for s, day in zip(sessions, local_days):
+        for s, day in zip(sessions, local_days, strict=True):
             week = (day - first).days // 7
             expected = Phase.INDUCTION if week < 4 else Phase.OPTIMISATION if week < 8 else Phase.MAINTENANCE
             assert s.phase == expected

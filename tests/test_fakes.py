@@ -437,8 +437,15 @@ def test_released_hang_answers_its_scripted_status(push: FakePushService, vapid:
     push.script("slow", [Reply(500, hang=True)])
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(webpush, subscription.info, json.dumps(REMINDER), vapid_private_key=vapid,
-                              vapid_claims=claims(), ttl=TTL, timeout=TIMEOUT)
+        pending = pool.submit(
+            webpush,
+            subscription.info,
+            json.dumps(REMINDER),
+            vapid_private_key=vapid,
+            vapid_claims=claims(),
+            ttl=TTL,
+            timeout=TIMEOUT,
+        )
         push.wait_for_attempts(1, endpoint_id="slow")
         assert not pending.done()
         push.release()
@@ -453,8 +460,15 @@ def test_stop_releases_a_hanging_request(vapid: Vapid02) -> None:
     subscription = push.subscription("slow")
     push.script("slow", [HANG])
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(webpush, subscription.info, json.dumps(REMINDER), vapid_private_key=vapid,
-                              vapid_claims=claims(), ttl=TTL, timeout=TIMEOUT)
+        pending = pool.submit(
+            webpush,
+            subscription.info,
+            json.dumps(REMINDER),
+            vapid_private_key=vapid,
+            vapid_claims=claims(),
+            ttl=TTL,
+            timeout=TIMEOUT,
+        )
         push.wait_for_attempts(1)
         push.stop()
         with pytest.raises(WebPushException) as refused:

@@ -9,12 +9,20 @@ STAFF = ["/clinic", "/clinic/patients"]
 
 def assert_security_headers(response, path):
     csp = response.headers.get("content-security-policy", "")
-    for directive in ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp, (path, directive)
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
     assert response.headers.get("x-content-type-options") == "nosniff", path
     assert response.headers.get("referrer-policy") == "same-origin", path
-    assert "server" not in {k.lower() for k in response.headers.keys()} or "uvicorn" not in response.headers.get("server", "")
+    assert "server" not in {k.lower() for k in response.headers.keys()} or "uvicorn" not in response.headers.get(
+        "server", ""
+    )
 
 
 async def test_public_pages_have_security_headers(client):

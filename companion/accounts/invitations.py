@@ -70,7 +70,9 @@ async def enrol_patient(
         session.add(patient)
         await session.flush()
         session.add(
-            CareTeamMember(clinic_id=clinician.clinic_id, patient_id=patient.id, clinician_id=clinician.id, is_primary=True)
+            CareTeamMember(
+                clinic_id=clinician.clinic_id, patient_id=patient.id, clinician_id=clinician.id, is_primary=True
+            )
         )
         token, expires_at = await _new_invitation(session, patient, clinician.id, days)
     return Enrolment(patient, token, expires_at)

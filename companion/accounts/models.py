@@ -191,4 +191,3 @@ class IdempotencyRecord(Base):
     resource_code: Mapped[str | None] = mapped_column(String(32))
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-

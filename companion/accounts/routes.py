@@ -10,11 +10,11 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from companion.accounts import invitations
+from companion.accounts.auth import destroy_session
 from companion.accounts.invitations import Activation, LinkState
 from companion.accounts.models import Role
 from companion.accounts.passwords import password_problem
 from companion.accounts.service import log_in
-from companion.accounts.auth import destroy_session
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.middleware import session_cookie_name
@@ -101,11 +101,18 @@ async def invitation_page(request: Request[Any, Any, Any], token: str) -> Templa
     async with db_of(request).reading() as session:
         opened = await invitations.open_invitation(session, token[:100])
     if opened.state != LinkState.VALID or opened.patient is None:
-        return render(request, "pages/public/invite_closed.html", {"state": opened.state}, status=410 if opened.state != LinkState.UNKNOWN else 404)
+        return render(
+            request,
+            "pages/public/invite_closed.html",
+            {"state": opened.state},
+            status=410 if opened.state != LinkState.UNKNOWN else 404,
+        )
     return render(request, "pages/public/invite.html", _invite_context(opened, token, {}, {}))
 
 
-def _invite_context(opened: invitations.OpenInvitation, token: str, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def _invite_context(
+    opened: invitations.OpenInvitation, token: str, values: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
     patient, clinic = opened.patient, opened.clinic
     assert patient is not None and clinic is not None
     defaults = {"login": patient.email or "", "timezone": patient.timezone, "reminder_time": "19:00"}
@@ -133,7 +140,9 @@ async def accept_invitation(request: Request[Any, Any, Any], token: str) -> Resp
             form.fail("login", "This login name is taken. Choose another.")
     values = {k: v[0] for k, v in form.values.items() if k not in ("password", "password_confirm") and v}
     if data is None or not form.ok:
-        return render(request, "pages/public/invite.html", _invite_context(opened, token, values, form.errors), status=422)
+        return render(
+            request, "pages/public/invite.html", _invite_context(opened, token, values, form.errors), status=422
+        )
     session_token = await invitations.activate(db, token, data, settings_of(request))
     if session_token is None:
         return render(request, "pages/public/invite_closed.html", {"state": LinkState.USED}, status=410)

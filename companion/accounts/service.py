@@ -71,9 +71,7 @@ async def _failed(db: Database, keys: dict[str, str]) -> LoginOutcome:
     return LoginOutcome()
 
 
-async def create_staff_user(
-    db: Database, *, clinic_name: str, role: str, email: str, name: str, password: str
-) -> User:
+async def create_staff_user(db: Database, *, clinic_name: str, role: str, email: str, name: str, password: str) -> User:
     """Create a clinician or admin in the named clinic (created if it does not exist yet)."""
     if role not in (Role.CLINICIAN, Role.ADMIN):
         raise ValueError("role must be clinician or admin")
@@ -118,9 +116,7 @@ async def patient_for_staff(session: AsyncSession, staff: CurrentUser, code: str
 
 
 async def patients_for_clinician(session: AsyncSession, staff: CurrentUser) -> list[Patient]:
-    return list(
-        (await session.execute(select(Patient).where(care_team_scope(staff)).order_by(Patient.name))).scalars()
-    )
+    return list((await session.execute(select(Patient).where(care_team_scope(staff)).order_by(Patient.name))).scalars())
 
 
 async def clinic_of(session: AsyncSession, clinic_id: int) -> Clinic:

@@ -53,9 +53,7 @@ def parse_checkin(form: FormData) -> CheckInInput | None:
     effects = _side_effects(form)
     if not form.ok or mood is None or anxiety is None or energy is None or safety is None:
         return None
-    return CheckInInput(
-        mood, anxiety, energy, safety, sleep_hours, sleep_quality, systolic, diastolic, note, effects
-    )
+    return CheckInInput(mood, anxiety, energy, safety, sleep_hours, sleep_quality, systolic, diastolic, note, effects)
 
 
 def _blood_pressure(form: FormData) -> tuple[int | None, int | None]:

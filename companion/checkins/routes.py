@@ -20,7 +20,9 @@ from companion.web.idempotent import key_from_form, key_from_header, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
 
-async def _form_context(request: Request[Any, Any, Any], values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+async def _form_context(
+    request: Request[Any, Any, Any], values: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any]:
     user = user_of(request)
     async with db_of(request).reading() as session:
         patient = await session.get_one(Patient, user.patient_id)
@@ -40,7 +42,17 @@ async def _form_context(request: Request[Any, Any, Any], values: dict[str, Any],
 def _values_from(row: CheckIn) -> dict[str, Any]:
     values: dict[str, Any] = {
         name: getattr(row, name)
-        for name in ("mood", "anxiety", "energy", "sleep_hours", "sleep_quality", "safety", "bp_systolic", "bp_diastolic", "note")
+        for name in (
+            "mood",
+            "anxiety",
+            "energy",
+            "sleep_hours",
+            "sleep_quality",
+            "safety",
+            "bp_systolic",
+            "bp_diastolic",
+            "note",
+        )
     }
     values.update({f"effect_{e.effect}": e.severity for e in row.side_effects})
     return {k: ("" if v is None else str(v)) for k, v in values.items()}

@@ -42,7 +42,13 @@ async def clinic_home(request: Request[Any, Any, Any]) -> Template:
         else:
             patients, last_checkins = [], {}
             staff_list = list(
-                (await session.execute(select(User).where(User.clinic_id == staff.clinic_id, User.role != Role.PATIENT).order_by(User.name))).scalars()
+                (
+                    await session.execute(
+                        select(User)
+                        .where(User.clinic_id == staff.clinic_id, User.role != Role.PATIENT)
+                        .order_by(User.name)
+                    )
+                ).scalars()
             )
     context = {"clinic": clinic, "patients": patients, "last_checkins": last_checkins, "staff_list": staff_list}
     return render(request, "pages/staff/clinic.html", context)
@@ -52,7 +58,9 @@ async def _last_checkin_dates(session: Any, patient_ids: list[int]) -> dict[int,
     if not patient_ids:
         return {}
     rows = await session.execute(
-        select(CheckIn.patient_id, func.max(CheckIn.local_date)).where(CheckIn.patient_id.in_(patient_ids)).group_by(CheckIn.patient_id)
+        select(CheckIn.patient_id, func.max(CheckIn.local_date))
+        .where(CheckIn.patient_id.in_(patient_ids))
+        .group_by(CheckIn.patient_id)
     )
     return dict(rows.all())
 
@@ -63,7 +71,9 @@ async def patients_page(request: Request[Any, Any, Any]) -> Template:
     async with db_of(request).reading() as session:
         patients = await patients_for_clinician(session, staff)
         clinic = await session.get_one(Clinic, staff.clinic_id)
-    return render(request, "pages/staff/patients.html", {"patients": patients, "values": {}, "errors": {}, "clinic": clinic})
+    return render(
+        request, "pages/staff/patients.html", {"patients": patients, "values": {}, "errors": {}, "clinic": clinic}
+    )
 
 
 @post("/clinic/patients", opt=access(Access.CLINICIAN), include_in_schema=False)
@@ -80,12 +90,22 @@ async def enrol_patient(request: Request[Any, Any, Any]) -> Template:
             patients = await patients_for_clinician(session, staff)
             clinic = await session.get_one(Clinic, staff.clinic_id)
         values = {"name": name, "email": email}
-        return render(request, "pages/staff/patients.html", {"patients": patients, "values": values, "errors": form.errors, "clinic": clinic}, status=422)
+        return render(
+            request,
+            "pages/staff/patients.html",
+            {"patients": patients, "values": values, "errors": form.errors, "clinic": clinic},
+            status=422,
+        )
     async with db_of(request).reading() as session:
         clinic = await session.get_one(Clinic, staff.clinic_id)
     settings = settings_of(request)
     enrolment = await invitations.enrol_patient(
-        db_of(request), staff, name=name, email=email or None, timezone=clinic.timezone, days=settings.web.invitation_days
+        db_of(request),
+        staff,
+        name=name,
+        email=email or None,
+        timezone=clinic.timezone,
+        days=settings.web.invitation_days,
     )
     return _invitation_page(request, enrolment, clinic)
 
@@ -93,7 +113,13 @@ async def enrol_patient(request: Request[Any, Any, Any]) -> Template:
 def _invitation_page(request: Request[Any, Any, Any], enrolment: invitations.Enrolment, clinic: Clinic) -> Template:
     url = invitations.invitation_url(settings_of(request), enrolment.token)
     qr_svg = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title="Invitation QR code")
-    context = {"patient": enrolment.patient, "url": url, "qr_svg": qr_svg, "expires_at": enrolment.expires_at, "zone": clinic.timezone}
+    context = {
+        "patient": enrolment.patient,
+        "url": url,
+        "qr_svg": qr_svg,
+        "expires_at": enrolment.expires_at,
+        "zone": clinic.timezone,
+    }
     return render(request, "pages/staff/invitation.html", context, status=201)
 
 
@@ -112,7 +138,9 @@ async def patient_record(request: Request[Any, Any, Any], code: str) -> Template
     return render(request, "pages/staff/patient.html", await _record_context(request, patient, {}, {}))
 
 
-async def _record_context(request: Request[Any, Any, Any], patient: Patient, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+async def _record_context(
+    request: Request[Any, Any, Any], patient: Patient, values: dict[str, str], errors: dict[str, str]
+) -> dict[str, Any]:
     async with db_of(request).reading() as session:
         sessions = await treatments.sessions_for_patient(session, patient.id)
         clinic = await session.get_one(Clinic, patient.clinic_id)
@@ -138,7 +166,12 @@ async def add_session(request: Request[Any, Any, Any], code: str) -> Response[An
     phase = form.choice("phase", [p.value for p in Phase], label="a phase")
     if not form.ok or day is None or at is None or route is None or phase is None:
         values = {k: v[0] for k, v in form.values.items() if v}
-        return render(request, "pages/staff/patient.html", await _record_context(request, patient, values, form.errors), status=422)
+        return render(
+            request,
+            "pages/staff/patient.html",
+            await _record_context(request, patient, values, form.errors),
+            status=422,
+        )
     async with db_of(request).reading() as session:
         clinic = await session.get_one(Clinic, patient.clinic_id)
     starts = datetime.combine(day, at, tzinfo=ZoneInfo(clinic.timezone))
@@ -156,7 +189,9 @@ async def reissue_invitation(request: Request[Any, Any, Any], code: str) -> Temp
         raise NotFoundException()
     async with db_of(request).reading() as session:
         clinic = await session.get_one(Clinic, patient.clinic_id)
-    enrolment = await invitations.reissue_invitation(db_of(request), staff.id, patient, settings_of(request).web.invitation_days)
+    enrolment = await invitations.reissue_invitation(
+        db_of(request), staff.id, patient, settings_of(request).web.invitation_days
+    )
     return _invitation_page(request, enrolment, clinic)
 
 

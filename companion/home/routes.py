@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 
 from companion.accounts.models import Clinic, Role
 from companion.home import service

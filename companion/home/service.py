@@ -84,7 +84,10 @@ async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
         and upcoming.scheduled_at.astimezone(ZoneInfo(patient.timezone)).date() == today + timedelta(days=1),
         journal_prompt=await _journal_prompt(session, patient, recent, today),
         reflections_due=await _reflections_due(session, patient.id, recent),
-        strip=[MoodDay(today - timedelta(days=n), moods.get(today - timedelta(days=n))) for n in range(STRIP_DAYS - 1, -1, -1)],
+        strip=[
+            MoodDay(today - timedelta(days=n), moods.get(today - timedelta(days=n)))
+            for n in range(STRIP_DAYS - 1, -1, -1)
+        ],
         streak=streak_length(set(moods), today),
     )
 

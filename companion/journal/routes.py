@@ -26,7 +26,9 @@ def parse_entry(form: FormData) -> JournalInput | None:
     return JournalInput(body=body, shared=visibility == "shared", prompt_key=prompt_key)
 
 
-async def _page_context(request: Request[Any, Any, Any], values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+async def _page_context(
+    request: Request[Any, Any, Any], values: dict[str, str], errors: dict[str, str]
+) -> dict[str, Any]:
     user = user_of(request)
     async with db_of(request).reading() as session:
         entries = await service.entries_for_patient(session, user.patient_id or 0, limit=30)

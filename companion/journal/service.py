@@ -65,7 +65,9 @@ async def record_entry(
 ) -> JournalResult:
     async def work(session: AsyncSession) -> JournalResult:
         if key is not None and (seen := await idempotency.find_replay(session, key)):
-            row = (await session.execute(select(JournalEntry).where(JournalEntry.code == seen.resource_code))).scalar_one()
+            row = (
+                await session.execute(select(JournalEntry).where(JournalEntry.code == seen.resource_code))
+            ).scalar_one()
             return JournalResult(row, RiskOutcome(), replayed=True)
         patient = await session.get_one(Patient, user.patient_id)
         now = utcnow()

@@ -109,9 +109,7 @@ class Instrument:
     def missing_items(self, answers: Mapping[str, int | None]) -> tuple[str, ...]:
         """Asked, required items left blank. A blank is never read as a zero."""
         return tuple(
-            item.key
-            for item in self.asked_items(answers)
-            if not item.optional and answers.get(item.key) is None
+            item.key for item in self.asked_items(answers) if not item.optional and answers.get(item.key) is None
         )
 
 
@@ -163,8 +161,7 @@ PHQ9 = Instrument(
         _frequency_item(5, "Poor appetite or overeating", "44251-7"),
         _frequency_item(
             6,
-            "Feeling bad about yourself — or that you are a failure or have let yourself or your "
-            "family down",
+            "Feeling bad about yourself — or that you are a failure or have let yourself or your family down",
             "44258-2",
         ),
         _frequency_item(
@@ -178,9 +175,7 @@ PHQ9 = Instrument(
             "being so fidgety or restless that you have been moving around a lot more than usual",
             "44253-3",
         ),
-        _frequency_item(
-            9, "Thoughts that you would be better off dead or of hurting yourself in some way", "44260-8"
-        ),
+        _frequency_item(9, "Thoughts that you would be better off dead or of hurting yourself in some way", "44260-8"),
         _difficulty_item("69722-7"),
     ),
     copyright=PFIZER_COPYRIGHT,
@@ -234,8 +229,7 @@ ASQ = Instrument(
         Item("q1", "In the past few weeks, have you wished you were dead?", ASQ_OPTIONS),
         Item(
             "q2",
-            "In the past few weeks, have you felt that you or your family would be better off if you "
-            "were dead?",
+            "In the past few weeks, have you felt that you or your family would be better off if you were dead?",
             ASQ_OPTIONS,
         ),
         Item("q3", "In the past week, have you been having thoughts about killing yourself?", ASQ_OPTIONS),
@@ -268,27 +262,41 @@ CSSRS = Instrument(
     recall_period="Since your last contact with the clinic",
     instructions="Since your last contact with the clinic:",
     items=(
-        Item("q1", "Have you wished you were dead or wished you could go to sleep and not wake up?",
-             YES_NO_OPTIONS, "93246-7"),
+        Item(
+            "q1",
+            "Have you wished you were dead or wished you could go to sleep and not wake up?",
+            YES_NO_OPTIONS,
+            "93246-7",
+        ),
         Item("q2", "Have you actually had any thoughts about killing yourself?", YES_NO_OPTIONS, "93247-5"),
-        Item("q3", "Have you been thinking about how you might do this?", YES_NO_OPTIONS, "93248-3",
-             ask_when=_AFTER_Q2_YES),
+        Item(
+            "q3",
+            "Have you been thinking about how you might do this?",
+            YES_NO_OPTIONS,
+            "93248-3",
+            ask_when=_AFTER_Q2_YES,
+        ),
         Item(
             "q4",
             "Have you had any intention of acting on these thoughts of killing yourself, as opposed to "
             "you have the thoughts but you definitely would not act on them?",
-            YES_NO_OPTIONS, "93249-1", ask_when=_AFTER_Q2_YES,
+            YES_NO_OPTIONS,
+            "93249-1",
+            ask_when=_AFTER_Q2_YES,
         ),
         Item(
             "q5",
             "Have you started to work out or worked out the details of how to kill yourself? "
             "Do you intend to carry out this plan?",
-            YES_NO_OPTIONS, "93250-9", ask_when=_AFTER_Q2_YES,
+            YES_NO_OPTIONS,
+            "93250-9",
+            ask_when=_AFTER_Q2_YES,
         ),
         Item(
             "q6",
             "Have you done anything, started to do anything, or prepared to do anything to end your life?",
-            YES_NO_OPTIONS, "93267-3",
+            YES_NO_OPTIONS,
+            "93267-3",
             help_text=(
                 "Examples: collected pills, obtained a gun, gave away valuables, wrote a will or suicide "
                 "note, took out pills but didn't swallow any, held a gun but changed your mind or it was "
@@ -298,8 +306,14 @@ CSSRS = Instrument(
         ),
         # Whether Q6b belongs in the since-last-contact version is unconfirmed (section 3, skip
         # logic 5): it is optional, and a blank is scored as "within 3 months" (the safer reading).
-        Item("q6b", "Was this within the past 3 months?", YES_NO_OPTIONS, "93269-9", optional=True,
-             ask_when=AskWhen((("q6", frozenset({YES})),))),
+        Item(
+            "q6b",
+            "Was this within the past 3 months?",
+            YES_NO_OPTIONS,
+            "93269-9",
+            optional=True,
+            ask_when=AskWhen((("q6", frozenset({YES})),)),
+        ),
     ),
     copyright=(
         "Columbia-Suicide Severity Rating Scale (C-SSRS) © The Research Foundation for Mental "
@@ -319,9 +333,7 @@ CSSRS_RISK_LEVEL_LOINC = "93374-7"
 # Only "Low" is confirmed in clinical.md; the other level answer codes are not filled in.
 CSSRS_RISK_LEVEL_ANSWERS = {"low": "LA9194-7"}
 
-INSTRUMENTS: Mapping[str, Instrument] = {
-    instrument.key: instrument for instrument in (PHQ9, GAD7, ASQ, CSSRS)
-}
+INSTRUMENTS: Mapping[str, Instrument] = {instrument.key: instrument for instrument in (PHQ9, GAD7, ASQ, CSSRS)}
 
 
 def get_instrument(key: str) -> Instrument | None:

@@ -251,9 +251,7 @@ class Worsening:
     worsened: bool
 
 
-def worsening(
-    previous: int | None, current: int, lowest_since_start: int | None, threshold: int = 5
-) -> Worsening:
+def worsening(previous: int | None, current: int, lowest_since_start: int | None, threshold: int = 5) -> Worsening:
     """A rise of >= 5 points vs the previous total or the lowest since treatment began.
 
     Derived by applying the 5-point MCID (Löwe 2004) in the worsening direction (section 1).

@@ -171,9 +171,7 @@ def occurrences_between(
     return list(takewhile(lambda occurrence: occurrence.due_utc <= end_utc, occurrences))
 
 
-def _scheduled_on(
-    local_date: date, weekdays: frozenset[int] | None, after_local_date: date | None
-) -> bool:
+def _scheduled_on(local_date: date, weekdays: frozenset[int] | None, after_local_date: date | None) -> bool:
     if after_local_date is not None and local_date <= after_local_date:
         return False
     return weekdays is None or local_date.weekday() in weekdays
@@ -215,9 +213,7 @@ def apply_quiet_hours(due_utc: datetime, zone: str, quiet_start: time, quiet_end
     return _first_reading_not_before(end_date, quiet_end, zone, due_utc)
 
 
-def _first_reading_not_before(
-    local_date: date, local_time: time, zone: str, earliest: datetime
-) -> datetime:
+def _first_reading_not_before(local_date: date, local_time: time, zone: str, earliest: datetime) -> datetime:
     """Like ``wall_time_to_utc``, but never earlier than ``earliest``.
 
     Only differs inside a fall-back overlap: an instant in the second reading of the repeated hour
@@ -248,19 +244,14 @@ def hours_before(session_start_utc: datetime, hours: float) -> datetime:
     return _aware(session_start_utc, "session_start_utc").astimezone(UTC) - timedelta(hours=hours)
 
 
-def journal_prompt_times(
-    session_start_utc: datetime, zone: str, evening_time: time
-) -> tuple[Occurrence, ...]:
+def journal_prompt_times(session_start_utc: datetime, zone: str, evening_time: time) -> tuple[Occurrence, ...]:
     """Post-session journal prompts at ``evening_time``: same evening, +1, +3 and +7 days.
 
     A session starting after the evening time has no same-evening prompt (it would come before the
     session); the next day's prompt follows as usual.
     """
     session_date = local_date_of(session_start_utc, zone)
-    prompts = (
-        at_local_time(session_date + timedelta(days=days), evening_time, zone)
-        for days in JOURNAL_PROMPT_DAYS
-    )
+    prompts = (at_local_time(session_date + timedelta(days=days), evening_time, zone) for days in JOURNAL_PROMPT_DAYS)
     return tuple(prompt for prompt in prompts if prompt.due_utc > session_start_utc)
 
 

@@ -51,12 +51,12 @@ def _parse_day(day: str, value: object) -> tuple[Interval, ...]:
         return ()
     pairs = [value] if isinstance(value, (list, tuple)) and value and isinstance(value[0], str) else value
     if not isinstance(pairs, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
-        raise ClinicHoursError(f"{day}: hours must be [\"09:00\", \"17:00\"] or a list of such pairs")
+        raise ClinicHoursError(f'{day}: hours must be ["09:00", "17:00"] or a list of such pairs')
     intervals = sorted(Interval(_parse_clock(a, day), _parse_clock(b, day)) for a, b in pairs)
     for interval in intervals:
         if interval.start >= interval.end:
             raise ClinicHoursError(f"{day}: closing time must be after opening time ({interval.label()})")
-    for earlier, later in zip(intervals, intervals[1:]):
+    for earlier, later in zip(intervals, intervals[1:], strict=False):
         if later.start < earlier.end:
             raise ClinicHoursError(f"{day}: opening hours overlap")
     return tuple(intervals)

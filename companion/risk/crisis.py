@@ -76,23 +76,38 @@ class RegionResources:
 
 REGIONS: Mapping[str, RegionResources] = {
     "US": RegionResources(
-        region="US", name="United States", emergency_number="911",
+        region="US",
+        name="United States",
+        emergency_number="911",
         emergency_note="Call 911 if you are in immediate danger.",
         lines=(
-            CrisisLine("988 Suicide & Crisis Lifeline", "Call or text. Press 1 for Veterans, 2 for Spanish.",
-                       phone="988", sms="988", url="https://988lifeline.org"),
+            CrisisLine(
+                "988 Suicide & Crisis Lifeline",
+                "Call or text. Press 1 for Veterans, 2 for Spanish.",
+                phone="988",
+                sms="988",
+                url="https://988lifeline.org",
+            ),
             CrisisLine("Crisis Text Line", "Text HOME to 741741.", sms="741741", sms_body="HOME"),
-            CrisisLine("Veterans Crisis Line", "Call 988 and press 1, or text 838255.",
-                       phone="988", sms="838255", note="Press 1 after calling 988."),
+            CrisisLine(
+                "Veterans Crisis Line",
+                "Call 988 and press 1, or text 838255.",
+                phone="988",
+                sms="838255",
+                note="Press 1 after calling 988.",
+            ),
         ),
         notes=("988 has been live since 16 July 2022; the old number 1-800-273-8255 still connects.",),
     ),
     "CA": RegionResources(
-        region="CA", name="Canada", emergency_number="911",
+        region="CA",
+        name="Canada",
+        emergency_number="911",
         emergency_note="Call 911 if you are in immediate danger.",
         lines=(
-            CrisisLine("9-8-8 Suicide Crisis Helpline", "Call or text, in English or French.",
-                       phone="9-8-8", sms="9-8-8"),
+            CrisisLine(
+                "9-8-8 Suicide Crisis Helpline", "Call or text, in English or French.", phone="9-8-8", sms="9-8-8"
+            ),
         ),
         notes=(
             "9-8-8 has been live since 30 November 2023.",
@@ -100,22 +115,29 @@ REGIONS: Mapping[str, RegionResources] = {
         ),
     ),
     "UK": RegionResources(
-        region="UK", name="United Kingdom", emergency_number="999",
+        region="UK",
+        name="United Kingdom",
+        emergency_number="999",
         emergency_note="Call 999 if your life is at risk or you are injured.",
         lines=(
             CrisisLine("Samaritans", "Free to call, any time.", phone="116 123"),
-            CrisisLine("NHS 111, option 2", "Urgent mental-health help (England and Wales).",
-                       phone="111", hours="24/7", note="Choose option 2 for mental health."),
+            CrisisLine(
+                "NHS 111, option 2",
+                "Urgent mental-health help (England and Wales).",
+                phone="111",
+                hours="24/7",
+                note="Choose option 2 for mental health.",
+            ),
             CrisisLine("Shout", "Text 85258.", sms="85258"),
         ),
         notes=("Scotland and Northern Ireland routes differ (unconfirmed): check NHS 24 or local services.",),
     ),
     "AU": RegionResources(
-        region="AU", name="Australia", emergency_number="000",
+        region="AU",
+        name="Australia",
+        emergency_number="000",
         emergency_note="Call 000 if you are in immediate danger.",
-        lines=(
-            CrisisLine("Lifeline", "Call, text or chat online.", phone="13 11 14", sms="0477 13 11 14"),
-        ),
+        lines=(CrisisLine("Lifeline", "Call, text or chat online.", phone="13 11 14", sms="0477 13 11 14"),),
     ),
 }
 SUPPORTED_REGIONS = tuple(REGIONS)
@@ -148,9 +170,19 @@ def _clinic_line(item: object, label: str, errors: list[str]) -> CrisisLine | No
         errors.append(f"{label} must be an object")
         return None
     count = len(errors)
-    values = {name: _text_field(item, name, limit, errors, label) for name, limit in
-              (("name", 80), ("description", 200), ("phone", 32), ("sms", 32), ("sms_body", 40),
-               ("url", 200), ("hours", 80), ("note", 200))}
+    values = {
+        name: _text_field(item, name, limit, errors, label)
+        for name, limit in (
+            ("name", 80),
+            ("description", 200),
+            ("phone", 32),
+            ("sms", 32),
+            ("sms_body", 40),
+            ("url", 200),
+            ("hours", 80),
+            ("note", 200),
+        )
+    }
     for name in ("phone", "sms"):
         if values[name] and not _PHONE_TEXT.match(values[name]):  # type: ignore[arg-type]
             errors.append(f"{label}: {name} must be a phone number (digits, spaces, + - ( ))")

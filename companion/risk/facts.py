@@ -21,25 +21,49 @@ from companion.questionnaires.scoring import (
     lowest_since_start,
 )
 
-SIDE_EFFECT_CODES = frozenset({
-    "dissociation", "nausea", "dizziness", "drowsiness", "headache", "blurred_vision", "confusion",
-    "urinary", "blood_in_urine", "cravings", "drove_after_session",
-})
+SIDE_EFFECT_CODES = frozenset(
+    {
+        "dissociation",
+        "nausea",
+        "dizziness",
+        "drowsiness",
+        "headache",
+        "blurred_vision",
+        "confusion",
+        "urinary",
+        "blood_in_urine",
+        "cravings",
+        "drove_after_session",
+    }
+)
 
 # Symptom flags the check-in may carry. The first group are C1 (stroke / hypertensive emergency)
 # and C4 (sedation / breathing) red flags; the rest feed C5, C6, C8, C9.
-C1_SYMPTOMS = frozenset({
-    "severe_headache", "chest_pain", "breathless", "vision_loss", "one_sided_weakness",
-    "slurred_speech", "confusion", "seizure",
-})
+C1_SYMPTOMS = frozenset(
+    {
+        "severe_headache",
+        "chest_pain",
+        "breathless",
+        "vision_loss",
+        "one_sided_weakness",
+        "slurred_speech",
+        "confusion",
+        "seizure",
+    }
+)
 C4_SYMPTOMS = frozenset({"cannot_stay_awake", "fainting", "breathing_difficulty"})
-OTHER_SYMPTOMS = frozenset({
-    "back_pain",  # AHA crisis symptom: upgrades a crisis-range BP to C1
-    "hallucinations", "paranoia",  # C5
-    "severe_pelvic_pain", "cannot_pass_urine",  # C6
-    "cannot_keep_fluids_down",  # C8: vomiting, unable to keep fluids down for more than 24 h
-    "extra_dose_wanted", "used_outside_treatment",  # C9
-})
+OTHER_SYMPTOMS = frozenset(
+    {
+        "back_pain",  # AHA crisis symptom: upgrades a crisis-range BP to C1
+        "hallucinations",
+        "paranoia",  # C5
+        "severe_pelvic_pain",
+        "cannot_pass_urine",  # C6
+        "cannot_keep_fluids_down",  # C8: vomiting, unable to keep fluids down for more than 24 h
+        "extra_dose_wanted",
+        "used_outside_treatment",  # C9
+    }
+)
 SYMPTOM_FLAGS = C1_SYMPTOMS | C4_SYMPTOMS | OTHER_SYMPTOMS
 
 

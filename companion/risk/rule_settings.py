@@ -86,9 +86,7 @@ class ClinicRuleSettings:
     pre_session_window_hours: int = 72  # C3: a BP this close to the next session is "pre-session"
     driving_repeat_count: int = 2  # C10: this many reports in 30 days (this one included) = repeated
     cssrs_enabled: bool = False  # product decision 2: off unless the clinic has a licence
-    response_targets: Mapping[Severity, ResponseTarget] = field(
-        default_factory=lambda: dict(DEFAULT_RESPONSE_TARGETS)
-    )
+    response_targets: Mapping[Severity, ResponseTarget] = field(default_factory=lambda: dict(DEFAULT_RESPONSE_TARGETS))
 
     def enabled(self, rule_id: str) -> bool:
         return rule_id not in self.disabled_rules
@@ -146,7 +144,7 @@ def _boolean(name: str, value: Any, errors: list[str]) -> bool:
 
 def _disabled_rules(rules: Any, errors: list[str]) -> frozenset[str]:
     if not isinstance(rules, Mapping):
-        errors.append("rules must be an object of rule id -> {\"enabled\": true|false}")
+        errors.append('rules must be an object of rule id -> {"enabled": true|false}')
         return frozenset()
     disabled = set()
     for rule_id, value in rules.items():

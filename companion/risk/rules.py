@@ -45,15 +45,30 @@ from companion.risk.facts import (
     QuestionnaireFacts,
     SafetyAnswer,
 )
-from companion.risk.findings import Finding, Severity, finding_for as _finding
+from companion.risk.findings import Finding, Severity
+from companion.risk.findings import finding_for as _finding
 from companion.risk.rule_settings import ClinicRuleSettings, RuleSettingsError
 from companion.risk.rules_physical import PHYSICAL_RULES
 from companion.risk.screening import screen_text
 
 __all__ = [
-    "Assessment", "CheckInFacts", "ClinicRuleSettings", "DayMood", "Entry", "Finding", "FollowupTrigger",
-    "FreeTextFacts", "HelpRequest", "History", "QuestionnaireFacts", "RuleSettingsError", "SafetyAnswer",
-    "Severity", "assess", "evaluate", "rules_for",
+    "Assessment",
+    "CheckInFacts",
+    "ClinicRuleSettings",
+    "DayMood",
+    "Entry",
+    "Finding",
+    "FollowupTrigger",
+    "FreeTextFacts",
+    "HelpRequest",
+    "History",
+    "QuestionnaireFacts",
+    "RuleSettingsError",
+    "SafetyAnswer",
+    "Severity",
+    "assess",
+    "evaluate",
+    "rules_for",
 ]
 
 Rule = Callable[[Any, History, ClinicRuleSettings], "Finding | None"]
@@ -199,7 +214,7 @@ def a6_checkin_note(entry: CheckInFacts, history: History, settings: ClinicRuleS
 
 # A7 — patient-initiated crisis.
 def a7_help_now(entry: HelpRequest, history: History, settings: ClinicRuleSettings) -> Finding | None:
-    return _suicide_finding("A7", "The patient pressed \"I need help now\".")
+    return _suicide_finding("A7", 'The patient pressed "I need help now".')
 
 
 # --- B: course of treatment ----------------------------------------------------------------------
@@ -321,9 +336,18 @@ def b6_mood_drop(entry: CheckInFacts, history: History, settings: ClinicRuleSett
 # --- Evaluation ----------------------------------------------------------------------------------
 
 QUESTIONNAIRE_RULES: tuple[Rule, ...] = (
-    a1_imminent_risk, a2_item9_high, a3_item9_any, a4_moderate_risk, a5_active_ideation,
-    a5b_passive_wish, a8_missing_answers, b1_worsening, b2_severe_band,
-    b3_no_response_after_induction, b4_response_or_remission, b5_anxiety_severe,
+    a1_imminent_risk,
+    a2_item9_high,
+    a3_item9_any,
+    a4_moderate_risk,
+    a5_active_ideation,
+    a5b_passive_wish,
+    a8_missing_answers,
+    b1_worsening,
+    b2_severe_band,
+    b3_no_response_after_induction,
+    b4_response_or_remission,
+    b5_anxiety_severe,
 )
 CHECKIN_RULES: tuple[Rule, ...] = (checkin_safety_answer, a6_checkin_note, b6_mood_drop, *PHYSICAL_RULES)
 FREE_TEXT_RULES: tuple[Rule, ...] = (a6_free_text,)
@@ -367,8 +391,6 @@ def assess(entry: Entry, history: History | None = None, settings: ClinicRuleSet
     )
 
 
-def evaluate(
-    entry: Entry, history: History | None = None, settings: ClinicRuleSettings | None = None
-) -> list[Finding]:
+def evaluate(entry: Entry, history: History | None = None, settings: ClinicRuleSettings | None = None) -> list[Finding]:
     """Findings of the clinic's switched-on rules for one entry, most severe first."""
     return list(assess(entry, history, settings).findings)

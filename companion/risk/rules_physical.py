@@ -6,20 +6,35 @@ Each function takes (check-in facts, history, clinic settings) and returns a Fin
 from __future__ import annotations
 
 from companion.risk.facts import C1_SYMPTOMS, C4_SYMPTOMS, CheckInFacts, History
-from companion.risk.findings import Finding, Severity, finding_for as _finding
+from companion.risk.findings import Finding, Severity
+from companion.risk.findings import finding_for as _finding
 from companion.risk.rule_settings import ClinicRuleSettings
 
 _LABELS = {
-    "severe_headache": "sudden severe headache", "chest_pain": "chest pain", "breathless": "breathlessness",
-    "vision_loss": "sudden vision loss", "one_sided_weakness": "one-sided weakness or numbness",
-    "slurred_speech": "slurred speech", "confusion": "confusion", "seizure": "seizure",
-    "cannot_stay_awake": "cannot stay awake", "fainting": "fainting",
-    "breathing_difficulty": "difficulty breathing", "back_pain": "back pain",
-    "hallucinations": "hallucinations", "paranoia": "paranoia",
-    "severe_pelvic_pain": "severe bladder or pelvic pain", "cannot_pass_urine": "cannot pass urine",
-    "extra_dose_wanted": "wanting extra or earlier doses", "used_outside_treatment": "use outside treatment",
-    "blurred_vision": "blurred vision", "dissociation": "dissociation", "nausea": "nausea",
-    "dizziness": "dizziness", "headache": "headache", "blood_in_urine": "blood in urine",
+    "severe_headache": "sudden severe headache",
+    "chest_pain": "chest pain",
+    "breathless": "breathlessness",
+    "vision_loss": "sudden vision loss",
+    "one_sided_weakness": "one-sided weakness or numbness",
+    "slurred_speech": "slurred speech",
+    "confusion": "confusion",
+    "seizure": "seizure",
+    "cannot_stay_awake": "cannot stay awake",
+    "fainting": "fainting",
+    "breathing_difficulty": "difficulty breathing",
+    "back_pain": "back pain",
+    "hallucinations": "hallucinations",
+    "paranoia": "paranoia",
+    "severe_pelvic_pain": "severe bladder or pelvic pain",
+    "cannot_pass_urine": "cannot pass urine",
+    "extra_dose_wanted": "wanting extra or earlier doses",
+    "used_outside_treatment": "use outside treatment",
+    "blurred_vision": "blurred vision",
+    "dissociation": "dissociation",
+    "nausea": "nausea",
+    "dizziness": "dizziness",
+    "headache": "headache",
+    "blood_in_urine": "blood in urine",
     "cravings": "cravings",
 }
 # AHA: with a crisis-range BP, any of these makes it an emergency (section 4, blood pressure facts).
@@ -174,7 +189,16 @@ def c12_common_effects(entry: CheckInFacts, history: History, settings: ClinicRu
 
 
 PHYSICAL_RULES = (
-    c1_emergency_symptoms, c2_bp_crisis_no_symptoms, c3_pre_session_bp, c4_sedation_breathing,
-    c5_persisting_perception, c6_bladder_severe, c7_urinary_new, c8_cannot_keep_fluids,
-    c9_misuse_signal, c10_driving, c11_pregnancy, c12_common_effects,
+    c1_emergency_symptoms,
+    c2_bp_crisis_no_symptoms,
+    c3_pre_session_bp,
+    c4_sedation_breathing,
+    c5_persisting_perception,
+    c6_bladder_severe,
+    c7_urinary_new,
+    c8_cannot_keep_fluids,
+    c9_misuse_signal,
+    c10_driving,
+    c11_pregnancy,
+    c12_common_effects,
 )

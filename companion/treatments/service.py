@@ -43,7 +43,9 @@ class ReflectionResult:
     replayed: bool = False
 
 
-async def schedule_session(db: Database, clinician: CurrentUser, patient: Patient, data: NewSession) -> TreatmentSession:
+async def schedule_session(
+    db: Database, clinician: CurrentUser, patient: Patient, data: NewSession
+) -> TreatmentSession:
     async with db.writing() as session:
         row = TreatmentSession(
             clinic_id=patient.clinic_id,
@@ -96,8 +98,10 @@ async def session_for_patient(session: AsyncSession, patient_id: int, code: str)
 def can_reflect(treatment: TreatmentSession, now: datetime) -> bool:
     """Reflections are for sessions that have happened, within the following week."""
     started = treatment.scheduled_at <= now
-    return started and treatment.status in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED) and (
-        now - treatment.scheduled_at <= REFLECTION_WINDOW
+    return (
+        started
+        and treatment.status in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)
+        and (now - treatment.scheduled_at <= REFLECTION_WINDOW)
     )
 
 

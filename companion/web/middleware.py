@@ -50,7 +50,7 @@ def _cookie_value(scope: Scope, name: str) -> str | None:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header is simply ignored
+            except Exception:  # noqa: BLE001, S112 - a malformed cookie header is simply ignored
                 continue
             if name in jar:
                 return jar[name].value

@@ -48,4 +48,3 @@ def configure_templates(settings: Settings) -> JinjaTemplateEngine:
     environment.globals.update(asset=asset, product_name="Companion", production=settings.production)
     environment.filters.update(local_time=local_time, day_label=day_label)
     return JinjaTemplateEngine.from_environment(environment)
-

@@ -72,11 +72,11 @@ async def test_unknown_patient_code_is_404(client, personas):
 
 async def test_post_without_csrf_token_is_refused(client, personas, db):
     await client.login(personas.alice)
-    response = await client.post_form("/checkin", {"mood": "5", "anxiety": "5", "energy": "5", "safety": "none"}, csrf=False)
-    assert response.status_code == 403
-    wrong = await client.http.post(
-        "/checkin", data={"mood": "5", "_csrf_token": "0" * 64}, follow_redirects=False
+    response = await client.post_form(
+        "/checkin", {"mood": "5", "anxiety": "5", "energy": "5", "safety": "none"}, csrf=False
     )
+    assert response.status_code == 403
+    wrong = await client.http.post("/checkin", data={"mood": "5", "_csrf_token": "0" * 64}, follow_redirects=False)
     assert wrong.status_code == 403
 
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import time_machine
 from sqlalchemy import select
 
-from companion.accounts.models import CareTeamMember, Consent, Invitation, Patient, User
 from companion.accounts.invitations import CONSENT_TEXT_VERSION
+from companion.accounts.models import CareTeamMember, Consent, Invitation, Patient, User
 from companion.db import utcnow
 
 LINK = re.compile(r'id="invitation-url"[^>]*value="http://testserver\.local(/invite/([^"]+))"')
@@ -47,7 +47,11 @@ async def test_clinician_enrols_and_patient_activates(client_factory, personas, 
         patient = (await session.execute(select(Patient).where(Patient.name == "Zoe Newpatient"))).scalar_one()
         user = await session.get(User, patient.user_id)
         consent = (await session.execute(select(Consent).where(Consent.patient_id == patient.id))).scalar_one()
-        team = (await session.execute(select(CareTeamMember).where(CareTeamMember.patient_id == patient.id))).scalars().all()
+        team = (
+            (await session.execute(select(CareTeamMember).where(CareTeamMember.patient_id == patient.id)))
+            .scalars()
+            .all()
+        )
         invitation = (await session.execute(select(Invitation).where(Invitation.patient_id == patient.id))).scalar_one()
     assert user.login == "zoe@patient.example" and user.role == "patient"
     assert patient.timezone == "Europe/London" and patient.reminder_time.strftime("%H:%M") == "08:30"

@@ -116,7 +116,9 @@ async def test_login_throttle_delays_and_then_lets_the_owner_in(client, personas
     blocked = await client.post_form("/login", {"login": personas.alice.login, "password": "a calm lake at dawn"})
     assert blocked.status_code == 429 and "wait" in blocked.text  # even the right password waits
     with time_machine.travel(utcnow() + timedelta(seconds=61), tick=True):
-        assert (await client.post_form("/login", {"login": personas.alice.login, "password": "a calm lake at dawn"})).status_code == 303
+        assert (
+            await client.post_form("/login", {"login": personas.alice.login, "password": "a calm lake at dawn"})
+        ).status_code == 303
 
 
 def test_delays_grow_and_are_capped():

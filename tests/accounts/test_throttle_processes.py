@@ -24,7 +24,9 @@ def free_port() -> int:
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [COMPANION, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

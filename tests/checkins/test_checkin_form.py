@@ -38,7 +38,9 @@ def test_any_submission_is_either_valid_or_explained(pairs):
         assert parsed.bp_systolic > parsed.bp_diastolic
     assert len(parsed.note) <= 2000
     known = {e.code: e for e in SIDE_EFFECTS}
-    assert all(code in known and severity in known[code].choices and severity > 0 for code, severity in parsed.side_effects)
+    assert all(
+        code in known and severity in known[code].choices and severity > 0 for code, severity in parsed.side_effects
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -55,4 +57,10 @@ def test_every_valid_combination_is_accepted(mood, anxiety, energy, safety, slee
         values["sleep_hours"] = [str(sleep)]
     parsed = parse_checkin(FormData(values))
     assert parsed is not None
-    assert (parsed.mood, parsed.anxiety, parsed.energy, parsed.safety, parsed.sleep_hours) == (mood, anxiety, energy, safety, sleep)
+    assert (parsed.mood, parsed.anxiety, parsed.energy, parsed.safety, parsed.sleep_hours) == (
+        mood,
+        anxiety,
+        energy,
+        safety,
+        sleep,
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 from sqlalchemy import func, select
 
-from companion.checkins.models import CheckIn, CheckInSideEffect
 from companion.accounts.models import IdempotencyRecord
+from companion.checkins.models import CheckIn, CheckInSideEffect
 
 GOOD = {"mood": "6", "anxiety": "3", "energy": "5", "safety": "none", "sleep_hours": "7.5", "sleep_quality": "3"}
 
@@ -19,12 +19,21 @@ async def count(db, model=CheckIn):
 async def test_checkin_is_saved_and_today_shows_it(client, personas, db):
     await client.login(personas.alice)
     key = await client.form_key("/checkin")
-    response = await client.post_form("/checkin", GOOD | {"effect_nausea": "1", "idempotency_key": key, "note": "slept well"})
+    response = await client.post_form(
+        "/checkin", GOOD | {"effect_nausea": "1", "idempotency_key": key, "note": "slept well"}
+    )
     assert response.status_code == 303 and response.headers["location"] == "/today?saved=checkin"
     async with db.reading() as session:
         row = (await session.execute(select(CheckIn))).scalar_one()
         effects = (await session.execute(select(CheckInSideEffect))).scalars().all()
-    assert (row.mood, row.anxiety, row.energy, row.safety, row.sleep_hours, row.note) == (6, 3, 5, "none", 7.5, "slept well")
+    assert (row.mood, row.anxiety, row.energy, row.safety, row.sleep_hours, row.note) == (
+        6,
+        3,
+        5,
+        "none",
+        7.5,
+        "slept well",
+    )
     assert [(e.effect, e.severity) for e in effects] == [("nausea", 1)]
     today = await client.get("/today?saved=checkin")
     assert "Check-in saved" in today.text and "Check-in done" in today.text
@@ -150,7 +159,9 @@ async def test_api_validation_errors_are_json(client, personas, db):
     errors = response.json()["errors"]
     assert {"mood", "anxiety", "energy", "safety", "extra"} <= set(errors)
     malformed = await client.http.post(
-        "/api/v1/checkins", content=b"{not json", headers={"x-csrftoken": await client.csrf_token(), "content-type": "application/json"}
+        "/api/v1/checkins",
+        content=b"{not json",
+        headers={"x-csrftoken": await client.csrf_token(), "content-type": "application/json"},
     )
     assert malformed.status_code == 400 and "error" in malformed.json()
     assert await count(db) == 0

@@ -15,7 +15,9 @@ from tests.factories import make_session
 async def test_journal_entry_private_by_choice(client, personas, db):
     await client.login(personas.alice)
     key = await client.form_key("/journal")
-    response = await client.post_form("/journal", {"body": "A calm morning.", "visibility": "private", "idempotency_key": key})
+    response = await client.post_form(
+        "/journal", {"body": "A calm morning.", "visibility": "private", "idempotency_key": key}
+    )
     assert response.status_code == 303
     key = await client.form_key("/journal")
     await client.post_form("/journal", {"body": "Shared thought.", "visibility": "shared", "idempotency_key": key})
@@ -50,7 +52,9 @@ async def test_reflection_after_a_session(client, personas, db):
     page = await client.get(url)
     assert page.status_code == 200 and "No driving until tomorrow" in page.text
     key = await client.form_key(url)
-    response = await client.post_form(url, {"feeling": "7", "body": "Felt light.", "visibility": "shared", "idempotency_key": key})
+    response = await client.post_form(
+        url, {"feeling": "7", "body": "Felt light.", "visibility": "shared", "idempotency_key": key}
+    )
     assert response.status_code == 303
     async with db.reading() as session:
         row = (await session.execute(select(SessionReflection))).scalar_one()
@@ -76,9 +80,13 @@ async def test_history_lists_everything_newest_first_and_pages(client, personas,
     await client.login(personas.alice)
     for index in range(25):
         key = await client.form_key("/journal")
-        await client.post_form("/journal", {"body": f"entry number {index:02d}", "visibility": "private", "idempotency_key": key})
+        await client.post_form(
+            "/journal", {"body": f"entry number {index:02d}", "visibility": "private", "idempotency_key": key}
+        )
     key = await client.form_key("/checkin")
-    await client.post_form("/checkin", {"mood": "6", "anxiety": "2", "energy": "4", "safety": "none", "idempotency_key": key})
+    await client.post_form(
+        "/checkin", {"mood": "6", "anxiety": "2", "energy": "4", "safety": "none", "idempotency_key": key}
+    )
     first = await client.get("/history")
     assert first.text.index("Check-in") < first.text.index("entry number 24") < first.text.index("entry number 20")
     assert "entry number 04" not in first.text and "Older entries" in first.text

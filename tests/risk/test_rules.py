@@ -4,7 +4,8 @@ import inspect
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from companion.questionnaires.instruments import DECLINED, NO, YES
