@@ -187,3 +187,19 @@ def client_factory(settings: Settings, db: Database) -> Any:
 
 def settings_with(settings: Settings, **web: Any) -> Settings:
     return replace(settings, web=replace(settings.web, **web))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly which databases and which browser the suite really ran against."""
+    passed = terminalreporter.stats.get("passed", [])
+    counts = {"sqlite": 0, "postgresql": 0, "browser": 0}
+    for report in passed:
+        for name in ("sqlite", "postgresql"):
+            if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid:
+                counts[name] += 1
+        if "tests/browser/" in report.nodeid:
+            counts["browser"] += 1
+    terminalreporter.write_sep("=", "where the suite ran")
+    terminalreporter.write_line(f"database tests passed on SQLite: {counts['sqlite']}")
+    terminalreporter.write_line(f"database tests passed on PostgreSQL: {counts['postgresql']}")
+    terminalreporter.write_line(f"browser tests passed in Chromium: {counts['browser']}")
