@@ -22,11 +22,17 @@ from litestar.template.config import TemplateConfig
 
 from companion.accounts import routes as account_routes
 from companion.accounts.passwords import configure_hashing
+from companion.alerts import routes as alert_routes
 from companion.checkins import routes as checkin_routes
 from companion.clinic import routes as clinic_routes
 from companion.db import Database
 from companion.home import routes as home_routes
 from companion.journal import routes as journal_routes
+from companion.notify import kick as _outbox_kick  # noqa: F401 - commits that queue messages wake the sender
+from companion.notify import routes as notify_routes
+from companion.pwa import routes as pwa_routes
+from companion.questionnaires import routes as questionnaire_routes
+from companion.risk import routes as safety_plan_routes
 from companion.settings import Settings, ensure_secret_key
 from companion.treatments import routes as treatment_routes
 from companion.web import errors
@@ -42,16 +48,25 @@ from companion.web.templating import configure_templates
 PACKAGE_DIR = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
+def create_app(settings: Settings, *, database: Database | None = None, background: bool = False) -> Litestar:
+    """``background``: run the scheduler and sender in this process (``companion serve``, embedded mode only)."""
     settings = ensure_secret_key(settings)
     configure_hashing(settings.web.login_concurrency)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.db = database or Database(settings.db)
+        jobs = None
+        if background:
+            from companion.scheduler import Background
+
+            jobs = Background(app.state.db, settings)
+            await jobs.start()
         try:
             yield
         finally:
+            if jobs is not None:
+                await jobs.stop()
             await app.state.db.dispose()
 
     return Litestar(
@@ -60,8 +75,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             *account_routes.handlers,
             *checkin_routes.handlers,
             *journal_routes.handlers,
+            *questionnaire_routes.handlers,
+            *safety_plan_routes.handlers,
             *treatment_routes.handlers,
             *clinic_routes.handlers,
+            *alert_routes.handlers,
+            *pwa_routes.handlers,
+            *notify_routes.handlers,
             _api_router(),
             create_static_files_router(
                 path="/static",
@@ -101,7 +121,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 def _api_router() -> Router:
     return Router(
         path="/api/v1",
-        route_handlers=[*checkin_routes.api_handlers, *journal_routes.api_handlers],
+        route_handlers=[
+            *checkin_routes.api_handlers,
+            *journal_routes.api_handlers,
+            *alert_routes.api_handlers,
+            *notify_routes.api_handlers,
+        ],
         tags=["api"],
     )
 

@@ -43,7 +43,8 @@ def _run_server(settings: Settings, host: str, port: int) -> None:
     from companion.logs import configure_logging
 
     configure_logging(settings)
-    app = create_app(settings)
+    # Embedded mode runs the scheduler and sender in this one process; production runs `companion worker`.
+    app = create_app(settings, background=settings.embedded and settings.scheduler.enabled)
     # No access log: paths can carry invitation tokens, and logs must hold no secrets (LOG-02).
     uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_config=None, access_log=False)
 
@@ -157,6 +158,63 @@ def patient_invite(name: str, clinician_login: str, email: str | None) -> None:
     settings = _settings()
     url = asyncio.run(invite_patient(settings, name=name, clinician_login=clinician_login, email=email))
     click.echo(url)
+
+
+@main.command()
+def worker() -> None:
+    """Run the background jobs: delivery, reminders, escalation, missed check-ins (production)."""
+    from companion.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    if settings.embedded:
+        _migrate(settings)
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    import signal
+
+    from companion.db import Database
+    from companion.scheduler import Background
+
+    database = Database(settings.db)
+    background = Background(database, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await background.start()
+    click.echo("Companion worker running.", err=True)
+    try:
+        await stop.wait()
+    finally:
+        await background.stop()
+        await database.dispose()
+
+
+@main.command()
+@click.option("--generate", is_flag=True, help="Make a new key pair in the data directory (never overwrites).")
+def vapid(generate: bool) -> None:
+    """Print the Web Push public key (the browser's applicationServerKey)."""
+    from companion.notify.vapid import KEY_FILE, VapidKeyMissing, application_server_key, generate_key_file, load_vapid
+
+    settings = _settings()
+    if generate:
+        path = settings.data_dir / KEY_FILE
+        if settings.push.vapid_private_key or path.exists():
+            where = "settings" if settings.push.vapid_private_key else path
+            raise click.ClickException(
+                f"a key already exists ({where}); rotating it would invalidate every subscription"
+            )
+        key = generate_key_file(path)
+        click.echo(f"Wrote {path} (owner-only). In production, set COMPANION_VAPID_PRIVATE_KEY_FILE to it.", err=True)
+    else:
+        try:
+            key = load_vapid(settings, generate=False)
+        except VapidKeyMissing as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(application_server_key(key))
 
 
 @main.command()

@@ -57,4 +57,21 @@ async def run_checks(settings: Settings, echo: Callable[[str], None]) -> list[st
         echo(f"migrations: NOT CURRENT (database at {current or 'nothing'}, code at {head}); run `companion migrate`")
     else:
         echo(f"migrations: current ({head})")
+    _check_delivery(settings, echo, problems)
     return problems
+
+
+def _check_delivery(settings: Settings, echo: Callable[[str], None], problems: list[str]) -> None:
+    """Push needs one VAPID key shared by every process; e-mail is optional."""
+    from companion.notify.vapid import KEY_FILE
+
+    if settings.push.vapid_private_key:
+        echo("push: VAPID key from settings")
+    elif (settings.data_dir / KEY_FILE).exists():
+        echo("push: VAPID key in the data directory")
+    elif settings.embedded:
+        echo("push: VAPID key will be made in the data directory at start")
+    else:
+        problems.append("no VAPID key")
+        echo("push: NO VAPID KEY; set COMPANION_VAPID_PRIVATE_KEY_FILE (`companion vapid --generate` makes one)")
+    echo(f"e-mail: {'SMTP ' + settings.email.host if settings.email.enabled else 'off (COMPANION_SMTP_HOST not set)'}")

@@ -8,6 +8,7 @@ to write fails at once with "database is locked"). Reads use ``Database.reading(
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,6 +133,7 @@ class Database:
         self._write_engine = self.engine.execution_options(companion_write=True)
         self._read_factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = async_sessionmaker(self._write_engine, expire_on_commit=False)
+        self._sqlite_writers = asyncio.Lock() if settings.is_sqlite else None
 
     @property
     def dialect(self) -> str:
@@ -145,7 +147,14 @@ class Database:
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits at the end of the block, rolls back on error."""
-        async with self._write_factory() as session, session.begin():
+        if self._sqlite_writers is None:
+            async with self._write_factory() as session, session.begin():
+                yield session
+            return
+        # SQLite has one writer at a time. Queue this process's writers here rather than in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms and, under load, let
+        # writers time out with "database is locked". Other processes still meet busy_timeout.
+        async with self._sqlite_writers, self._write_factory() as session, session.begin():
             yield session
 
     async def ping(self) -> bool:

@@ -65,6 +65,45 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """Web Push (VAPID). Without a key the embedded install generates one into the data directory."""
+
+    vapid_private_key: str = ""  # PEM or base64url (raw or DER); from COMPANION_VAPID_PRIVATE_KEY[_FILE]
+    subject: str = "mailto:notifications@companion.example.org"  # a real mailto:/https: (Apple refuses others)
+    timeout_seconds: float = 10.0
+    reminder_ttl_seconds: int = 4 * 3600
+    alert_ttl_seconds: int = 24 * 3600
+    concurrency: int = 32
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """SMTP. An empty host means e-mail is off (messages for the e-mail channel fail permanently)."""
+
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    security: str = "starttls"  # "starttls", "tls" or "none"
+    from_address: str = "Companion <notifications@companion.example.org>"
+    timeout_seconds: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool = True  # run the jobs in `companion serve` (embedded mode only) and `companion worker`
+    sweep_seconds: int = 30  # the outbox safety-net sweep and the reminder sweep
+    lease_seconds: int = 60  # a claimed message is retried by another sender after this
+    max_attempts: int = 8
+    reminder_grace_minutes: int = 120
+    batch_size: int = 200
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str  # "development" or "production"
     data_dir: Path
@@ -72,6 +111,9 @@ class Settings:
     web: WebSettings
     sessions: SessionSettings = field(default_factory=SessionSettings)
     log_level: str = "INFO"
+    push: PushSettings = field(default_factory=PushSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @property
     def production(self) -> bool:
@@ -167,7 +209,71 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         patient_remember_days=env.integer("PATIENT_REMEMBER_DAYS", 30, minimum=1, maximum=90),
     )
     log_level = env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
-    return Settings(environment, data_dir, db, web, sessions, log_level)
+    return Settings(
+        environment,
+        data_dir,
+        db,
+        web,
+        sessions,
+        log_level,
+        push=_push_settings(env),
+        email=_email_settings(env),
+        scheduler=_scheduler_settings(env),
+    )
+
+
+def _push_settings(env: _Env) -> PushSettings:
+    # Without a key, embedded installs generate one into the data directory; a production install
+    # on PostgreSQL must configure one (`companion check` says so), since every process needs the same.
+    key = env.secret("VAPID_PRIVATE_KEY") or ""
+    subject = env.text("VAPID_SUBJECT", PushSettings.subject)
+    if not _real_subject(subject):
+        raise SettingsError(
+            f"{PREFIX}VAPID_SUBJECT must be a real mailto: or https: address (push services refuse "
+            f"localhost, .local and .invalid), got {subject!r}"
+        )
+    return PushSettings(
+        vapid_private_key=key,
+        subject=subject,
+        timeout_seconds=env.integer("PUSH_TIMEOUT_SECONDS", 10, minimum=1, maximum=120),
+        reminder_ttl_seconds=env.integer("PUSH_REMINDER_TTL_SECONDS", 4 * 3600, minimum=60, maximum=28 * 86400),
+        alert_ttl_seconds=env.integer("PUSH_ALERT_TTL_SECONDS", 24 * 3600, minimum=60, maximum=28 * 86400),
+        concurrency=env.integer("PUSH_CONCURRENCY", 32, minimum=1, maximum=512),
+    )
+
+
+def _real_subject(subject: str) -> bool:
+    if subject.startswith("mailto:"):
+        host = subject.rpartition("@")[2].lower()
+    elif subject.startswith("https://"):
+        host = (urlsplit(subject).hostname or "").lower()
+    else:
+        return False
+    placeholder = host in ("", "localhost") or host.endswith((".local", ".invalid", ".localhost"))
+    return "." in host and not placeholder
+
+
+def _email_settings(env: _Env) -> EmailSettings:
+    return EmailSettings(
+        host=env.text("SMTP_HOST", ""),
+        port=env.integer("SMTP_PORT", 587, minimum=1, maximum=65535),
+        username=env.text("SMTP_USERNAME", ""),
+        password=env.secret("SMTP_PASSWORD") or "",
+        security=env.choice("SMTP_SECURITY", "starttls", ("starttls", "tls", "none")),
+        from_address=env.text("EMAIL_FROM", EmailSettings.from_address),
+        timeout_seconds=env.integer("SMTP_TIMEOUT_SECONDS", 10, minimum=1, maximum=120),
+    )
+
+
+def _scheduler_settings(env: _Env) -> SchedulerSettings:
+    return SchedulerSettings(
+        enabled=env.boolean("SCHEDULER_ENABLED", True),
+        sweep_seconds=env.integer("SWEEP_SECONDS", 30, minimum=1, maximum=3600),
+        lease_seconds=env.integer("DELIVERY_LEASE_SECONDS", 60, minimum=5, maximum=3600),
+        max_attempts=env.integer("DELIVERY_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
+        reminder_grace_minutes=env.integer("REMINDER_GRACE_MINUTES", 120, minimum=1, maximum=24 * 60),
+        batch_size=env.integer("DELIVERY_BATCH_SIZE", 200, minimum=1, maximum=10_000),
+    )
 
 
 def _database_settings(env: _Env, data_dir: Path) -> DatabaseSettings:

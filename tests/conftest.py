@@ -142,8 +142,14 @@ async def empty_all_tables(db: Database) -> None:
         if db.dialect == "postgresql":
             await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # The audit table's append-only triggers refuse DELETE: lift them for the clean-up only.
+            triggers = (await session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))).all()
+            for name, _sql in triggers:
+                await session.execute(text(f"DROP TRIGGER {name}"))
             for table in tables:
                 await session.execute(text(f"DELETE FROM {table}"))
+            for _name, sql in triggers:
+                await session.execute(text(sql))
 
 
 @pytest.fixture

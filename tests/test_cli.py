@@ -77,3 +77,19 @@ def test_check_reports_unreachable_database(cli_env):
     env = {**cli_env, "COMPANION_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     result = run(["check"], env)
     assert result.returncode == 1 and "NOT REACHABLE" in result.stdout
+
+
+def test_vapid_generate_once_and_print_the_public_key(cli_env, tmp_path):
+    missing = run(["vapid"], {**cli_env, "COMPANION_DATABASE_URL": "postgresql://nobody@127.0.0.1/none"})
+    assert missing.returncode == 1 and "COMPANION_VAPID_PRIVATE_KEY" in missing.stderr
+    generated = run(["vapid", "--generate"], cli_env)
+    assert generated.returncode == 0, generated.stderr
+    key_file = tmp_path / "vapid_private_key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    public = generated.stdout.strip()
+    assert len(public) == 87 and set(public) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert run(["vapid"], cli_env).stdout.strip() == public
+    assert run(["vapid", "--generate"], cli_env).returncode == 1  # never overwrites: rotating breaks subscriptions
+    from_settings = run(["vapid"], {**cli_env, "COMPANION_VAPID_PRIVATE_KEY_FILE": str(key_file),
+                                    "COMPANION_DATA_DIR": str(tmp_path / "elsewhere")})
+    assert from_settings.stdout.strip() == public

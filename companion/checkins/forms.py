@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from companion.checkins.models import SafetyAnswer
-from companion.checkins.side_effects import SIDE_EFFECTS
+from companion.checkins.side_effects import SIDE_EFFECTS, SYMPTOM_CODES
 from companion.web.forms import FormData
 
 NOTE_MAX = 2000
@@ -19,6 +19,7 @@ FIELDS = (
     "bp_systolic",
     "bp_diastolic",
     "note",
+    "symptom",
 ) + tuple(f"effect_{effect.code}" for effect in SIDE_EFFECTS)
 
 
@@ -34,6 +35,7 @@ class CheckInInput:
     bp_diastolic: int | None = None
     note: str = ""
     side_effects: tuple[tuple[str, int], ...] = ()
+    symptoms: tuple[str, ...] = ()
 
     def fingerprint_payload(self) -> dict[str, object]:
         return asdict(self)
@@ -51,9 +53,21 @@ def parse_checkin(form: FormData) -> CheckInInput | None:
     systolic, diastolic = _blood_pressure(form)
     note = form.text("note", NOTE_MAX)
     effects = _side_effects(form)
+    symptoms = _symptoms(form)
     if not form.ok or mood is None or anxiety is None or energy is None or safety is None:
         return None
-    return CheckInInput(mood, anxiety, energy, safety, sleep_hours, sleep_quality, systolic, diastolic, note, effects)
+    return CheckInInput(
+        mood, anxiety, energy, safety, sleep_hours, sleep_quality, systolic, diastolic, note, effects, symptoms
+    )
+
+
+def _symptoms(form: FormData) -> tuple[str, ...]:
+    """Ticked warning symptoms (a checkbox group: the one field that may repeat)."""
+    ticked = [value.strip() for value in form.values.get("symptom", []) if value.strip()]
+    if any(value not in SYMPTOM_CODES for value in ticked):
+        form.fail("symptom", "Choose symptoms from the list shown.")
+        return ()
+    return tuple(sorted(set(ticked)))
 
 
 def _blood_pressure(form: FormData) -> tuple[int | None, int | None]:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from companion.db import Base, UTCDateTime, new_code, utcnow
@@ -49,6 +61,8 @@ class CheckIn(Base):
     bp_systolic: Mapped[int | None] = mapped_column(SmallInteger)
     bp_diastolic: Mapped[int | None] = mapped_column(SmallInteger)
     note: Mapped[str] = mapped_column(Text, default="")
+    # Warning-symptom codes ticked (checkins.side_effects.SYMPTOM_CODES).
+    symptoms: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -12,10 +12,11 @@ from companion.accounts.models import Patient
 from companion.checkins import service
 from companion.checkins.forms import CheckInInput, parse_checkin
 from companion.checkins.models import CheckIn
-from companion.checkins.side_effects import SIDE_EFFECTS
+from companion.checkins.side_effects import EMERGENCY_SYMPTOMS, OTHER_SYMPTOMS, SIDE_EFFECTS
 from companion.db import utcnow
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
+from companion.web.help import card_for, help_json, saved_with_help
 from companion.web.idempotent import key_from_form, key_from_header, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
@@ -35,6 +36,8 @@ async def _form_context(
         "errors": errors,
         "existing": existing,
         "side_effects": SIDE_EFFECTS,
+        "emergency_symptoms": EMERGENCY_SYMPTOMS,
+        "other_symptoms": OTHER_SYMPTOMS,
         "idempotency_key": mint_key(),
     }
 
@@ -55,7 +58,9 @@ def _values_from(row: CheckIn) -> dict[str, Any]:
         )
     }
     values.update({f"effect_{e.effect}": e.severity for e in row.side_effects})
-    return {k: ("" if v is None else str(v)) for k, v in values.items()}
+    strings: dict[str, Any] = {k: ("" if v is None else str(v)) for k, v in values.items()}
+    strings["symptom_list"] = list(row.symptoms or [])
+    return strings
 
 
 @get("/checkin", opt=access(Access.PATIENT), include_in_schema=False)
@@ -70,10 +75,16 @@ async def submit_checkin(request: Request[Any, Any, Any]) -> Response[Any]:
     data = parse_checkin(form)
     key = key_from_form(form, user, "checkin", data.fingerprint_payload()) if data else None
     if data is None or not form.ok:
-        values = {k: v[0] for k, v in form.values.items() if v}
+        values: dict[str, Any] = {k: v[0] for k, v in form.values.items() if v}
+        values["symptom_list"] = form.values.get("symptom", [])
         context = await _form_context(request, values, form.errors)
         return render(request, "pages/patient/checkin.html", context, fragment="partials/checkin/form.html", status=422)
-    await service.record_checkin(db_of(request), user, data, key)
+    result = await service.record_checkin(db_of(request), user, data, key)
+    card = await card_for(request, result.risk, "checkin", safety=data.safety)
+    if card is not None:  # the help comes back in this very response, never after a redirect
+        return saved_with_help(request, card, "Your check-in is saved.", "/today?saved=checkin")
+    if result.risk.suggest == "phq9":  # B6: mood well below usual for several days
+        return after_post(request, "/today?saved=checkin&suggest=phq9")
     return after_post(request, "/today?saved=checkin")
 
 
@@ -92,6 +103,7 @@ def checkin_json(row: CheckIn) -> dict[str, Any]:
         "bp_diastolic": row.bp_diastolic,
         "note": row.note,
         "side_effects": {e.effect: e.severity for e in row.side_effects},
+        "symptoms": list(row.symptoms or []),
         "created_at": row.created_at.isoformat(),
     }
 
@@ -108,6 +120,14 @@ def _flatten_side_effects(body: dict[str, Any], form: FormData) -> None:
         form.values[f"effect_{code}"] = [str(severity)]
 
 
+def _flatten_symptoms(body: dict[str, Any], form: FormData) -> None:
+    symptoms = body.pop("symptoms", None) or []
+    if not isinstance(symptoms, list) or not all(isinstance(code, str) for code in symptoms):
+        form.fail("symptoms", "symptoms must be a list of symptom codes.")
+        return
+    form.values["symptom"] = list(symptoms)
+
+
 @post("/checkins", opt=access(Access.PATIENT), summary="Record today's check-in")
 async def api_create_checkin(request: Request[Any, Any, Any], data: dict[str, Any]) -> Response[Any]:
     """Creates (or amends) the patient's check-in for their local today. Honours Idempotency-Key."""
@@ -115,6 +135,7 @@ async def api_create_checkin(request: Request[Any, Any, Any], data: dict[str, An
     body = dict(data)
     form = FormData.from_json({})
     _flatten_side_effects(body, form)
+    _flatten_symptoms(body, form)
     form.values.update(FormData.from_json(body).values)
     parsed = parse_checkin(form) if form.ok else None
     if parsed is None:
@@ -123,7 +144,8 @@ async def api_create_checkin(request: Request[Any, Any, Any], data: dict[str, An
     if isinstance(key, str):
         return Response({"errors": {"Idempotency-Key": key}}, status_code=422)
     result = await service.record_checkin(db_of(request), user, parsed, key)
-    payload = {"checkin": checkin_json(result.checkin), "crisis": result.risk.show_crisis}
+    card = await card_for(request, result.risk, "checkin", safety=parsed.safety)
+    payload = {"checkin": checkin_json(result.checkin), **help_json(card)}
     return Response(payload, status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else {})
 
 

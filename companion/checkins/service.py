@@ -16,7 +16,7 @@ from companion.checkins.forms import CheckInInput
 from companion.checkins.models import CheckIn, CheckInSideEffect
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
-from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry
+from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry, reassess
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ async def record_checkin(
 
     async def work(session: AsyncSession) -> CheckInResult:
         if key is not None and (seen := await idempotency.find_replay(session, key)):
-            return CheckInResult(await checkin_by_code(session, user, seen.resource_code or ""), RiskOutcome(), True)
+            row = await checkin_by_code(session, user, seen.resource_code or "")
+            again = await reassess(session, EntryEvent("checkin", row.clinic_id, row.patient_id, row))
+            return CheckInResult(row, again, True)
         patient = await session.get_one(Patient, user.patient_id)
         row = await _insert_revision(session, patient, user, data)
         outcome = await evaluate_entry(session, EntryEvent("checkin", patient.clinic_id, patient.id, row))
@@ -68,6 +70,7 @@ async def _insert_revision(session: AsyncSession, patient: Patient, user: Curren
         bp_systolic=data.bp_systolic,
         bp_diastolic=data.bp_diastolic,
         note=data.note,
+        symptoms=list(data.symptoms),
         created_by_id=user.id,
         created_at=now,
         side_effects=[CheckInSideEffect(effect=code, severity=sev) for code, sev in data.side_effects],
@@ -120,3 +123,15 @@ async def recent_moods(session: AsyncSession, patient_id: int, since: date) -> d
         )
     ).all()
     return {day: mood for day, mood, _revision in rows}
+
+
+async def checkin_days(session: AsyncSession, patient_id: int, until: date, limit: int = 3660) -> set[date]:
+    """Local dates with a check-in, newest first, up to ``limit`` days back (for streaks)."""
+    rows = await session.execute(
+        select(CheckIn.local_date)
+        .where(CheckIn.patient_id == patient_id, CheckIn.local_date <= until)
+        .distinct()
+        .order_by(CheckIn.local_date.desc())
+        .limit(limit)
+    )
+    return set(rows.scalars())

@@ -39,3 +39,32 @@ SIDE_EFFECTS: tuple[SideEffect, ...] = (
 )
 
 SIDE_EFFECTS_BY_CODE = {effect.code: effect for effect in SIDE_EFFECTS}
+
+
+# Warning symptoms (clinical.md sections 4-5; rules C1, C4, C5, C6, C8, C9, C11). Ticked boxes are
+# stored as codes; the first group are emergencies, so the form says "call now" beside them.
+EMERGENCY_SYMPTOMS: tuple[tuple[str, str], ...] = (
+    ("severe_headache", "A sudden, severe headache"),
+    ("chest_pain", "Chest pain"),
+    ("breathless", "Shortness of breath"),
+    ("breathing_difficulty", "Slow or difficult breathing"),
+    ("vision_loss", "Sudden loss of vision"),
+    ("one_sided_weakness", "Weakness or numbness on one side of the body"),
+    ("slurred_speech", "Slurred or difficult speech"),
+    ("confusion", "Sudden confusion"),
+    ("seizure", "A seizure (fit)"),
+    ("cannot_stay_awake", "Can't stay awake"),
+    ("fainting", "Fainting"),
+)
+OTHER_SYMPTOMS: tuple[tuple[str, str], ...] = (
+    ("back_pain", "Back pain"),
+    ("hallucinations", "Seeing or hearing things other people don't"),
+    ("paranoia", "Feeling that people are against you or watching you"),
+    ("severe_pelvic_pain", "Severe bladder or pelvic pain"),
+    ("cannot_pass_urine", "Can't pass urine"),
+    ("cannot_keep_fluids_down", "Vomiting and unable to keep fluids down for more than a day"),
+    ("extra_dose_wanted", "Wanting extra or earlier doses"),
+    ("used_outside_treatment", "Used ketamine or sedatives outside treatment"),
+    ("pregnancy", "I am pregnant or planning a pregnancy"),
+)
+SYMPTOM_CODES = frozenset(code for code, _label in EMERGENCY_SYMPTOMS + OTHER_SYMPTOMS)

@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from companion.accounts.models import Clinic, Role
+from companion.alerts.help import press_help
+from companion.db import utcnow
 from companion.home import service
+from companion.risk import safety_plan
+from companion.risk.card import crisis_card
 from companion.web.guards import Access, access
 from companion.web.render import db_of, render, user_of
-
-CRISIS_LINES = {
-    # Minimal crisis card (clinical.md section 7) until the safety-loop work brings the full one.
-    "US": {"emergency": "911", "lines": [("988 Suicide & Crisis Lifeline", "988", "988")]},
-    "CA": {"emergency": "911", "lines": [("9-8-8 Suicide Crisis Helpline", "988", "988")]},
-    "UK": {"emergency": "999", "lines": [("Samaritans", "116123", None), ("Shout (text)", None, "85258")]},
-    "AU": {"emergency": "000", "lines": [("Lifeline", "131114", "0477131114")]},
-}
 
 
 @get("/", opt=access(Access.PUBLIC), include_in_schema=False)
@@ -60,14 +56,32 @@ def _parse_cursor(value: str | None) -> datetime | None:
 
 
 @get("/crisis", opt=access(Access.PUBLIC), include_in_schema=False)
-async def crisis(request: Request[Any, Any, Any]) -> Template:
+async def crisis(request: Request[Any, Any, Any], region: str | None = None) -> Template:
+    """Public: works without logging in. Logged in, the clinic's region, contact and hours apply."""
     user = request.scope.get("user")
     clinic = None
     if user is not None:
         async with db_of(request).reading() as session:
             clinic = await session.get(Clinic, user.clinic_id)
-    region = clinic.region if clinic and clinic.region in CRISIS_LINES else "US"
-    return render(request, "pages/public/crisis.html", {"resources": CRISIS_LINES[region], "clinic": clinic})
+    is_patient = user is not None and user.role == Role.PATIENT
+    plan = None
+    if is_patient:
+        async with db_of(request).reading() as session:
+            plan = await safety_plan.current_plan(session, user.patient_id)
+    card = crisis_card(clinic, utcnow(), region=None if clinic else region, safety_plan=is_patient)
+    context = {"card": card, "is_patient": is_patient, "plan": plan, "sections": safety_plan.SECTIONS}
+    return render(request, "pages/public/crisis.html", context)
+
+
+@post("/help-now", opt=access(Access.PATIENT), include_in_schema=False)
+async def help_now(request: Request[Any, Any, Any]) -> Template:
+    """"I need help now": raises a Critical alert (A7) and answers with the crisis card at once."""
+    user = user_of(request)
+    _press, outcome = await press_help(db_of(request), user)
+    async with db_of(request).reading() as session:
+        clinic = await session.get_one(Clinic, user.clinic_id)
+    card = crisis_card(clinic, utcnow(), severity="critical", alerted=bool(outcome.alerts), safety_plan=True)
+    return render(request, "pages/patient/help_now.html", {"card": card}, fragment="partials/crisis/card.html")
 
 
 @get("/healthz", opt=access(Access.PUBLIC), include_in_schema=False, media_type=MediaType.JSON)
@@ -78,4 +92,4 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if reachable else 503)
 
 
-handlers = [front_door, today, history, crisis, healthz]
+handlers = [front_door, today, history, crisis, help_now, healthz]

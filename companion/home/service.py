@@ -11,15 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Clinic, Patient
+from companion.alerts.models import Alert
+from companion.alerts.service import latest_for_patient
 from companion.checkins.models import CheckIn
-from companion.checkins.service import current_checkin, recent_moods
+from companion.checkins.service import checkin_days, current_checkin, recent_moods
 from companion.db import utcnow
 from companion.journal.models import JournalEntry
 from companion.journal.service import PROMPTS, prompt_due
+from companion.questionnaires.service import due_questionnaires
 from companion.treatments.models import SessionReflection, SessionStatus, TreatmentSession
 from companion.treatments.service import next_session
 
 STRIP_DAYS = 14
+ALERT_STATUS_DAYS = 14
 HISTORY_PAGE = 20
 
 
@@ -41,6 +45,8 @@ class TodayView:
     reflections_due: list[TreatmentSession]
     strip: list[MoodDay]
     streak: int
+    alert: Alert | None = None
+    due_questionnaires: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
     clinic = await session.get_one(Clinic, patient.clinic_id)
     now = utcnow()
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
-    moods = await recent_moods(session, patient.id, today - timedelta(days=90))
+    moods = await recent_moods(session, patient.id, today - timedelta(days=STRIP_DAYS))
     upcoming = await next_session(session, patient.id, now)
     recent = await _recent_sessions(session, patient.id, now)
     return TodayView(
@@ -88,7 +94,9 @@ async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
             MoodDay(today - timedelta(days=n), moods.get(today - timedelta(days=n)))
             for n in range(STRIP_DAYS - 1, -1, -1)
         ],
-        streak=streak_length(set(moods), today),
+        streak=streak_length(await checkin_days(session, patient.id, today), today),
+        alert=await latest_for_patient(session, patient.id, now - timedelta(days=ALERT_STATUS_DAYS)),
+        due_questionnaires=await due_questionnaires(session, patient, clinic, now),
     )
 
 

@@ -12,6 +12,7 @@ from companion.journal.models import JournalEntry
 from companion.journal.service import BODY_MAX, PROMPTS, JournalInput
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
+from companion.web.help import card_for, help_json, saved_with_help
 from companion.web.idempotent import key_from_form, key_from_header, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
@@ -58,7 +59,10 @@ async def submit_journal_entry(request: Request[Any, Any, Any]) -> Response[Any]
         context = await _page_context(request, values, form.errors)
         return render(request, "pages/patient/journal.html", context, fragment="partials/journal/form.html", status=422)
     key = key_from_form(form, user, "journal", data.fingerprint_payload())
-    await service.record_entry(db_of(request), user, data, key)
+    result = await service.record_entry(db_of(request), user, data, key)
+    card = await card_for(request, result.risk, "journal", shared=data.shared)
+    if card is not None:
+        return saved_with_help(request, card, "Your journal entry is saved.", "/journal?saved=1")
     return after_post(request, "/journal?saved=1")
 
 
@@ -85,7 +89,8 @@ async def api_create_entry(request: Request[Any, Any, Any], data: dict[str, Any]
     if isinstance(key, str):
         return Response({"errors": {"Idempotency-Key": key}}, status_code=422)
     result = await service.record_entry(db_of(request), user, parsed, key)
-    payload = {"entry": entry_json(result.entry), "crisis": result.risk.show_crisis}
+    card = await card_for(request, result.risk, "journal", shared=parsed.shared)
+    payload = {"entry": entry_json(result.entry), **help_json(card)}
     return Response(payload, status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else {})
 
 

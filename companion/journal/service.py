@@ -15,7 +15,7 @@ from companion.accounts.models import Patient
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.journal.models import JournalEntry
-from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry
+from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry, reassess
 
 # Integration prompts (clinical.md section 8), in the order they are offered.
 PROMPTS: dict[str, str] = {
@@ -68,7 +68,8 @@ async def record_entry(
             row = (
                 await session.execute(select(JournalEntry).where(JournalEntry.code == seen.resource_code))
             ).scalar_one()
-            return JournalResult(row, RiskOutcome(), replayed=True)
+            again = await reassess(session, EntryEvent("journal", row.clinic_id, row.patient_id, row))
+            return JournalResult(row, again, replayed=True)
         patient = await session.get_one(Patient, user.patient_id)
         now = utcnow()
         row = JournalEntry(

@@ -15,6 +15,7 @@ from companion.treatments.models import ROUTE_LABELS
 from companion.treatments.service import ReflectionInput
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
+from companion.web.help import card_for, saved_with_help
 from companion.web.idempotent import key_from_form, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
@@ -85,8 +86,12 @@ async def submit_reflection(request: Request[Any, Any, Any], code: str) -> Respo
         return render(request, "pages/patient/reflection.html", context, status=422)
     await _reflection_context(request, code, {}, {})  # 404 unless the session is this patient's and open
     key = key_from_form(form, user, "reflection", data.fingerprint_payload())
-    if await service.record_reflection(db_of(request), user, code, data, key) is None:
+    result = await service.record_reflection(db_of(request), user, code, data, key)
+    if result is None:
         raise NotFoundException()
+    card = await card_for(request, result.risk, "reflection", shared=data.shared)
+    if card is not None:
+        return saved_with_help(request, card, "Your reflection is saved.", "/sessions?saved=reflection")
     return after_post(request, "/sessions?saved=reflection")
 
 

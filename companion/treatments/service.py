@@ -13,7 +13,7 @@ from companion.accounts.auth import CurrentUser
 from companion.accounts.models import Patient
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
-from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry
+from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry, reassess
 from companion.treatments.models import SessionReflection, SessionStatus, TreatmentSession
 
 REFLECTION_WINDOW = timedelta(days=7)
@@ -126,7 +126,8 @@ async def record_reflection(
             row = (
                 await session.execute(select(SessionReflection).where(SessionReflection.code == seen.resource_code))
             ).scalar_one()
-            return ReflectionResult(row, RiskOutcome(), replayed=True)
+            again = await reassess(session, EntryEvent("reflection", row.clinic_id, row.patient_id, row))
+            return ReflectionResult(row, again, replayed=True)
         treatment = await session_for_patient(session, user.patient_id or 0, treatment_code)
         if treatment is None:
             return None
