@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -200,9 +201,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     passed = terminalreporter.stats.get("passed", [])
     counts = {"sqlite": 0, "postgresql": 0, "browser": 0}
     for report in passed:
+        params = re.split(r"[\[\]-]", report.nodeid.split("::")[-1])
         for name in ("sqlite", "postgresql"):
-            if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid:
-                counts[name] += 1
+            counts[name] += name in params
         if "tests/browser/" in report.nodeid:
             counts["browser"] += 1
     terminalreporter.write_sep("=", "where the suite ran")

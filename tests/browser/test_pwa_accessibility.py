@@ -150,7 +150,7 @@ def test_every_page_for_every_role_has_no_axe_violations(new_context: Any, live_
     log_in(admin_page, admin, ADMIN_PASSWORD)
     expect(admin_page).to_have_url(re.compile(r"/clinic$"))
     audit(admin_page, "admin")
-    for path in optional(admin_page, "/settings"):
+    for path in [*optional(admin_page, "/clinic/admin"), *optional(admin_page, "/settings")]:
         audit.visit(admin_page, path, "admin")
 
     assert audit.pages >= 25, audit.pages
