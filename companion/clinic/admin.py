@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from companion.accounts.auth import CurrentUser, end_all_sessions
 from companion.accounts.models import CareTeamMember, Clinic, Patient, Role, User
@@ -57,7 +58,10 @@ async def _page_context(
         patients = list(
             (
                 await session.execute(
-                    select(Patient).where(Patient.clinic_id == staff.clinic_id).order_by(Patient.name)
+                    select(Patient)
+                    .options(selectinload(Patient.care_team))
+                    .where(Patient.clinic_id == staff.clinic_id)
+                    .order_by(Patient.name)
                 )
             ).scalars()
         )

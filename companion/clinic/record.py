@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import lazyload
 
 from companion.accounts.models import Clinic, Patient
 from companion.alerts.models import Alert
@@ -100,7 +100,7 @@ async def load_record(session: AsyncSession, patient: Patient) -> Record:
             (
                 await session.execute(
                     select(CheckIn)
-                    .options(noload(CheckIn.side_effects))  # counted by one grouped query below
+                    .options(lazyload(CheckIn.side_effects))  # never touched here: counted by one grouped query below
                     .where(CheckIn.patient_id == pid, CheckIn.local_date >= since)
                 )
             ).scalars()
