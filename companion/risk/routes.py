@@ -10,6 +10,8 @@ from litestar.response import Template
 
 from companion.accounts.models import Patient
 from companion.accounts.service import patient_for_staff
+from companion.clinic import audit
+from companion.clinic.models import AuditAction
 from companion.risk import safety_plan
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
@@ -79,7 +81,10 @@ async def save_my_safety_plan(request: Request[Any, Any, Any]) -> Response[Any] 
 async def patient_safety_plan(request: Request[Any, Any, Any], code: str) -> Template:
     patient = await _staff_patient(request, code)
     action = f"/clinic/patients/{patient.code}/safety-plan"
-    return render(request, "pages/staff/safety_plan.html", await _context(request, patient, action))
+    context = await _context(request, patient, action)
+    # Every staff read of a patient's data leaves one audit row (LOG-03).
+    await audit.record(db_of(request), user_of(request), AuditAction.VIEW_RECORD, "safety plan", patient_id=patient.id)
+    return render(request, "pages/staff/safety_plan.html", context)
 
 
 @post("/clinic/patients/{code:str}/safety-plan", opt=access(Access.CLINICIAN), include_in_schema=False)

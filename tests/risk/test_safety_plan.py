@@ -69,3 +69,18 @@ async def test_today_lists_due_questionnaires_until_answered(client, personas):
     assert (await client.post_form("/questionnaires/phq9", answers)).status_code == 201
     today = await client.get("/today")
     assert 'href="/questionnaires/phq9"' not in today.text and 'href="/questionnaires/gad7"' in today.text
+
+
+async def test_clinician_view_of_a_safety_plan_is_audited_once(client, personas, db):
+    from sqlalchemy import select
+
+    from companion.clinic.models import AuditEvent
+
+    await client.login(personas.carol)
+    response = await client.get(f"/clinic/patients/{personas.alice.patient_code}/safety-plan")
+    assert response.status_code == 200
+    async with db.reading() as session:
+        rows = (
+            await session.execute(select(AuditEvent).where(AuditEvent.patient_id == personas.alice.patient_id))
+        ).scalars().all()
+    assert [(r.action, r.actor_id) for r in rows] == [("view_record", personas.carol.user_id)]
