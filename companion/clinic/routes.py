@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -181,7 +180,7 @@ async def enrol_patient(request: Request[Any, Any, Any]) -> Template:
 
 def _invitation_page(request: Request[Any, Any, Any], enrolment: invitations.Enrolment, clinic: Clinic) -> Template:
     url = invitations.invitation_url(settings_of(request), enrolment.token)
-    qr_svg = segno.make(url, error="m").svg_inline(scale=4, dark="#111", light="#fff", title="Invitation QR code")
+    qr_svg = invitations.invitation_qr_svg(url)
     context = {
         "patient": enrolment.patient,
         "url": url,
