@@ -23,6 +23,7 @@ from companion.clinic.models import AuditAction, TreatmentPlan
 from companion.db import Database, utcnow
 from companion.risk.evaluation import rule_settings_for
 from companion.risk.findings import Finding, Severity
+from companion.treatments import service as treatments
 from companion.treatments.models import SessionStatus, TreatmentSession
 
 ATTENDANCE = (SessionStatus.ATTENDED, SessionStatus.MISSED, SessionStatus.CANCELLED)
@@ -80,15 +81,7 @@ async def schedule_session(
     db: Database, staff: CurrentUser, patient: Patient, at: datetime, route: str, phase: str
 ) -> TreatmentSession:
     async with db.writing() as session:
-        row = TreatmentSession(
-            clinic_id=patient.clinic_id,
-            patient_id=patient.id,
-            scheduled_at=at,
-            route=route,
-            phase=phase,
-            created_by_id=staff.id,
-        )
-        session.add(row)
+        row = treatments.add_session(session, staff.id, patient, treatments.NewSession(at, route, phase))
         await session.flush()
         await audit.append_for(
             session, staff, AuditAction.SESSION_CHANGE, f"session {row.code}: scheduled", patient_id=patient.id

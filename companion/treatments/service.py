@@ -43,20 +43,17 @@ class ReflectionResult:
     replayed: bool = False
 
 
-async def schedule_session(
-    db: Database, clinician: CurrentUser, patient: Patient, data: NewSession
-) -> TreatmentSession:
-    async with db.writing() as session:
-        row = TreatmentSession(
-            clinic_id=patient.clinic_id,
-            patient_id=patient.id,
-            scheduled_at=data.scheduled_at,
-            route=data.route,
-            phase=data.phase,
-            created_by_id=clinician.id,
-        )
-        session.add(row)
-        await session.flush()
+def add_session(session: AsyncSession, clinician_id: int, patient: Patient, data: NewSession) -> TreatmentSession:
+    """Add a scheduled session to ``patient``'s schedule in the caller's transaction."""
+    row = TreatmentSession(
+        clinic_id=patient.clinic_id,
+        patient_id=patient.id,
+        scheduled_at=data.scheduled_at,
+        route=data.route,
+        phase=data.phase,
+        created_by_id=clinician_id,
+    )
+    session.add(row)
     return row
 
 
