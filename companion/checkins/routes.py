@@ -17,7 +17,7 @@ from companion.db import utcnow
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.help import card_for, help_json, saved_with_help
-from companion.web.idempotent import key_from_form, key_from_header, mint_key
+from companion.web.idempotent import created, key_from_form, key_from_header, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
 
@@ -146,7 +146,7 @@ async def api_create_checkin(request: Request[Any, Any, Any], data: dict[str, An
     result = await service.record_checkin(db_of(request), user, parsed, key)
     card = await card_for(request, result.risk, "checkin", safety=parsed.safety)
     payload = {"checkin": checkin_json(result.checkin), **help_json(card)}
-    return Response(payload, status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else {})
+    return created(payload, replayed=result.replayed)
 
 
 @get("/checkins", opt=access(Access.PATIENT), summary="List my check-ins, newest day first")

@@ -13,7 +13,7 @@ from companion.journal.service import BODY_MAX, PROMPTS, JournalInput
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.help import card_for, help_json, saved_with_help
-from companion.web.idempotent import key_from_form, key_from_header, mint_key
+from companion.web.idempotent import created, key_from_form, key_from_header, mint_key
 from companion.web.render import after_post, db_of, render, user_of
 
 
@@ -91,7 +91,7 @@ async def api_create_entry(request: Request[Any, Any, Any], data: dict[str, Any]
     result = await service.record_entry(db_of(request), user, parsed, key)
     card = await card_for(request, result.risk, "journal", shared=parsed.shared)
     payload = {"entry": entry_json(result.entry), **help_json(card)}
-    return Response(payload, status_code=201, headers={"Idempotent-Replayed": "true"} if result.replayed else {})
+    return created(payload, replayed=result.replayed)
 
 
 @get("/journal-entries", opt=access(Access.PATIENT), summary="List my journal entries, newest first")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 
 from companion.accounts.auth import CurrentUser
 from companion.idempotency import IdempotencyKey, request_fingerprint
@@ -34,3 +34,8 @@ def key_from_header(
     if not IDEMPOTENCY_KEY.fullmatch(value):
         return "Idempotency-Key must be 8 to 100 letters, digits, '-' or '_'."
     return IdempotencyKey(user.id, value, request_fingerprint(kind, payload), kind)
+
+
+def created(payload: dict[str, Any], *, replayed: bool) -> Response[Any]:
+    """201 with the created resource; a replay says so, so clients can tell without comparing bodies."""
+    return Response(payload, status_code=201, headers={"Idempotent-Replayed": "true"} if replayed else {})
