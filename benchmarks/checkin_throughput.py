@@ -2,7 +2,7 @@
 
 One ``companion serve`` process (embedded SQLite, synchronous=FULL, WAL) with 16 patients who each
 have a year of history. Each of 16 clients logs in once through ``POST /login``; then a separate
-load-generator process (wrk with ``wrk_checkin.lua``, or ``loadgen.py`` when wrk is missing) keeps
+load-generator process (wrk with ``wrk_form.lua``, or ``loadgen.py`` when wrk is missing) keeps
 16 keep-alive connections busy with ``POST /checkin`` form submissions: session cookie, CSRF cookie
 and field, fresh idempotency key, validation, insert, commit, 303. After a short warm-up the
 measured run lasts 20 s. The same server's ``GET /healthz`` (which pings the database) is then
@@ -43,8 +43,8 @@ def _wrk_phase(server: Server, clients: list[Client], kind: str, seconds: int) -
         clients_file = server.data_dir / "clients.tsv"
         if not clients_file.exists():
             write_clients_file(clients_file, clients)
-        url, script = f"{server.base_url}/checkin", "wrk_checkin.lua"
-        args = [str(clients_file), run_id(), server.base_url]
+        url, script = f"{server.base_url}/checkin", "wrk_form.lua"
+        args = [str(clients_file), run_id(), server.base_url, "checkin"]
     else:
         url, script, args = f"{server.base_url}/healthz", "wrk_report.lua", ["200"]
     report = run_wrk(url, connections=CLIENTS, duration_s=seconds, script=script, args=args)

@@ -1,7 +1,7 @@
 -- Shared wrk reporting: counts the responses with the expected status in every thread and prints
 -- one machine-readable line at the end:  WRK_JSON {...}  (latencies in microseconds).
 -- Used alone for plain GETs (argument: the expected status, default 200) and loaded by
--- wrk_checkin.lua for the check-in POSTs.
+-- wrk_form.lua for the patient form POSTs.
 
 local threads = {}
 local next_id = 1

@@ -25,6 +25,7 @@ from companion.accounts.passwords import configure_hashing
 from companion.alerts import routes as alert_routes
 from companion.checkins import routes as checkin_routes
 from companion.clinic import routes as clinic_routes
+from companion.clinic.audit_copy import AuditCopier
 from companion.db import Database
 from companion.home import routes as home_routes
 from companion.journal import routes as journal_routes
@@ -56,6 +57,9 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.db = database or Database(settings.db)
+        # Every process that writes audit rows copies them to the separate store after commit (LOG-03).
+        copier = AuditCopier(app.state.db, settings.audit.copy_dir, settings.audit.copy_sweep_seconds)
+        await copier.start()
         jobs = None
         if background:
             from companion.scheduler import Background
@@ -67,6 +71,7 @@ def create_app(settings: Settings, *, database: Database | None = None, backgrou
         finally:
             if jobs is not None:
                 await jobs.stop()
+            await copier.stop()
             await app.state.db.dispose()
 
     return Litestar(
@@ -124,6 +129,7 @@ def _api_router() -> Router:
         route_handlers=[
             *checkin_routes.api_handlers,
             *journal_routes.api_handlers,
+            *questionnaire_routes.api_handlers,
             *alert_routes.api_handlers,
             *notify_routes.api_handlers,
         ],

@@ -77,6 +77,8 @@ def demo(port: int, host: str) -> None:
     demo_dir.mkdir(parents=True)
     settings = replace(base, db=replace(base.db, url=f"sqlite+aiosqlite:///{demo_dir / 'demo.db'}"))
     settings = replace(settings, web=replace(settings.web, base_url=f"http://{host}:{port}"))
+    # The demo's audit copy lives with the demo database, never in the real copy.
+    settings = replace(settings, audit=replace(settings.audit, copy_dir=demo_dir / "audit"))
     _migrate(settings)
 
     async def build() -> object:
@@ -175,20 +177,24 @@ def worker() -> None:
 async def _run_worker(settings: Settings) -> None:
     import signal
 
+    from companion.clinic.audit_copy import AuditCopier
     from companion.db import Database
     from companion.scheduler import Background
 
     database = Database(settings.db)
     background = Background(database, settings)
+    copier = AuditCopier(database, settings.audit.copy_dir, settings.audit.copy_sweep_seconds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await background.start()
+    await copier.start()
     click.echo("Companion worker running.", err=True)
     try:
         await stop.wait()
     finally:
+        await copier.stop()
         await background.stop()
         await database.dispose()
 
@@ -215,6 +221,65 @@ def vapid(generate: bool) -> None:
         except VapidKeyMissing as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(application_server_key(key))
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail and its copy in a separate store (LOG-03)."""
+
+
+@audit.command("verify")
+@click.option(
+    "--grace-minutes",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 7 * 24 * 60),
+    help="A row older than this must already be in the copy.",
+)
+def audit_verify(grace_minutes: int) -> None:
+    """Check every clinic's hash chain and that the copy matches the database; non-zero exit when not."""
+    from datetime import timedelta
+
+    from companion.clinic.audit_copy import verify_all
+    from companion.db import Database
+
+    settings = _settings()
+
+    async def run() -> bool:
+        database = Database(settings.db)
+        try:
+            return await verify_all(
+                database, settings.audit.copy_dir, click.echo, grace=timedelta(minutes=grace_minutes)
+            )
+        finally:
+            await database.dispose()
+
+    if not asyncio.run(run()):
+        raise SystemExit(1)
+
+
+@audit.command("copy")
+def audit_copy() -> None:
+    """Copy audit rows not yet in the separate store (what the app does after each commit)."""
+    from companion.clinic.audit_copy import copy_pending
+    from companion.db import Database
+
+    settings = _settings()
+
+    async def run() -> int:
+        database = Database(settings.db)
+        try:
+            return await copy_pending(database, settings.audit.copy_dir)
+        finally:
+            await database.dispose()
+
+    try:
+        copied = asyncio.run(run())
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write the audit copy in {settings.audit.copy_dir}: {exc.strerror}"
+        ) from None
+    click.echo(f"Copied {copied} audit rows to {settings.audit.copy_dir}.")
 
 
 @main.command()

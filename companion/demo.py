@@ -28,9 +28,19 @@ from companion.accounts.invitations import CONSENT_PURPOSE, CONSENT_TEXT_VERSION
 from companion.accounts.models import CareTeamMember, Clinic, Consent, Patient, Role, User
 from companion.accounts.passwords import hash_password
 from companion.checkins.models import CheckIn, CheckInSideEffect, SafetyAnswer
+from companion.clinic.models import TreatmentPlan
 from companion.db import Database, utcnow
 from companion.journal.models import JournalEntry
-from companion.treatments.models import Phase, Route, SessionReflection, SessionStatus, TreatmentSession
+from companion.treatments.models import (
+    NasalSpray,
+    Phase,
+    Route,
+    SessionPrep,
+    SessionReflection,
+    SessionStatus,
+    TreatmentSession,
+)
+from companion.treatments.prep import prep_opens_at
 
 _T = TypeVar("_T", int, float, datetime)
 
@@ -473,6 +483,8 @@ async def build_demo(db: Database, *, today: date | None = None, seed: int = 7) 
         session.add_all(_checkin_rows(clinic_id, plans, patients))
     async with db.writing() as session:
         await _write_sessions_and_journal(session, clinic_id, staff_ids, plans, patients)
+    async with db.writing() as session:
+        await _write_plans_and_preps(session, clinic_id, staff_ids, plans, patients, as_of)
 
     logins = [DemoLogin(s.role.value, s.name, s.login) for s in STAFF]
     logins += [DemoLogin(Role.PATIENT.value, p.spec.name, p.spec.login) for p in plans]
@@ -658,6 +670,108 @@ async def _write_sessions_and_journal(
         session.add_all(_journal_row(clinic_id, ids, j, row.id) for j in s.journal)
     for p in plans:
         session.add_all(_journal_row(clinic_id, patients[p.spec.login], j, None) for j in p.free_journal)
+
+
+# How each route's sessions are spaced in each phase (the wording a clinician would use); see _week_plan.
+PLAN_FREQUENCY = {
+    Route.ESKETAMINE_NASAL: {
+        Phase.INDUCTION: ("twice weekly", 2.0),
+        Phase.OPTIMISATION: ("weekly", 1.0),
+        Phase.MAINTENANCE: ("every 2 weeks", 0.5),
+    },
+    Route.IV: {
+        Phase.INDUCTION: ("six infusions over two weeks", 3.0),
+        Phase.OPTIMISATION: ("every 2 weeks", 0.5),
+        Phase.MAINTENANCE: ("every 4 weeks", 0.3),
+    },
+}
+MEDICATION_CHANGES = (
+    "Started melatonin 3 mg at night",
+    "GP raised sertraline to 100 mg",
+    "Took a sleeping pill twice this week",
+    "Stopped ibuprofen",
+)
+
+
+async def _write_plans_and_preps(
+    session: AsyncSession,
+    clinic_id: int,
+    staff_ids: dict[str, int],
+    plans: list[PatientPlan],
+    patients: dict[str, _PatientIds],
+    as_of: datetime,
+) -> None:
+    """A treatment plan row per phase reached, and the pre-session checklists patients answered."""
+    for p in plans:
+        ids = patients[p.spec.login]
+        rng = random.Random(f"prep:{p.spec.login}")
+        started: dict[Phase, datetime] = {}
+        for s in p.sessions:
+            started.setdefault(s.phase, s.scheduled_at)
+        for phase, at in started.items():
+            if at > as_of + timedelta(days=14):
+                continue
+            frequency, per_week = PLAN_FREQUENCY[p.spec.route][phase]
+            session.add(
+                TreatmentPlan(
+                    clinic_id=clinic_id,
+                    patient_id=ids.patient_id,
+                    phase=phase.value,
+                    route=p.spec.route.value,
+                    frequency=frequency,
+                    sessions_per_week=per_week,
+                    start_date=at.astimezone(ZoneInfo(TIMEZONE)).date(),
+                    notes="" if phase == Phase.INDUCTION else f"Moved to {phase.value} after review.",
+                    created_by_id=staff_ids[p.spec.primary],
+                    created_at=max(p.invited_at, min(as_of, at - timedelta(days=3))),
+                )
+            )
+        rows = (
+            await session.execute(
+                select(TreatmentSession)
+                .where(TreatmentSession.patient_id == ids.patient_id)
+                .order_by(TreatmentSession.scheduled_at)
+            )
+        ).scalars()
+        for row in rows:
+            prep = _prep_row(p.spec, rng, row, ids, as_of)
+            if prep is not None:
+                session.add(prep)
+
+
+def _prep_row(
+    spec: PatientSpec, rng: random.Random, row: TreatmentSession, ids: _PatientIds, as_of: datetime
+) -> SessionPrep | None:
+    """The checklist for one session, answered the evening before (or this morning), if at all."""
+    opens = prep_opens_at(row, TIMEZONE)
+    if row.status not in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED) or opens >= as_of:
+        return None
+    recent = row.scheduled_at >= as_of - timedelta(days=42)
+    if not recent or rng.random() > 0.55 + spec.engagement / 2:
+        return None
+    answered_at = min(opens + timedelta(hours=19, minutes=rng.randint(0, 150)), row.scheduled_at - timedelta(hours=1))
+    if answered_at > as_of:
+        answered_at = max(opens, as_of - timedelta(minutes=rng.randint(5, 90)))
+    changes = rng.random() < 0.08
+    bp = _blood_pressure(rng) if spec.tracks_bp else None
+    nasal = None
+    if spec.route == Route.ESKETAMINE_NASAL:
+        nasal = NasalSpray.ON_TIME if rng.random() < 0.2 else NasalSpray.NOT_USED
+    return SessionPrep(
+        clinic_id=row.clinic_id,
+        patient_id=ids.patient_id,
+        treatment_session_id=row.id,
+        fasting_ok=rng.random() < 0.95,
+        ride_home=rng.random() < 0.97,
+        medication_changes=changes,
+        medication_note=rng.choice(MEDICATION_CHANGES) if changes else "",
+        bp_systolic=bp[0] if bp else None,
+        bp_diastolic=bp[1] if bp else None,
+        nasal_spray=nasal,
+        answered_by_id=ids.user_id,
+        answered_at=answered_at,
+        created_at=answered_at,
+    )
 
 
 def _journal_row(clinic_id: int, ids: _PatientIds, j: JournalPlan, session_id: int | None) -> JournalEntry:

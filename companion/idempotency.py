@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,12 +43,20 @@ def request_fingerprint(kind: str, payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def find_replay(session: AsyncSession, key: IdempotencyKey) -> IdempotencyRecord | None:
+async def find_replay(session: AsyncSession, key: IdempotencyKey) -> Row[Any] | None:
+    """The earlier request's (request_hash, resource_kind, resource_code, result), if any.
+
+    Plain columns, not an ORM object: every creating request asks this first."""
     record = (
         await session.execute(
-            select(IdempotencyRecord).where(IdempotencyRecord.user_id == key.user_id, IdempotencyRecord.key == key.key)
+            select(
+                IdempotencyRecord.request_hash,
+                IdempotencyRecord.resource_kind,
+                IdempotencyRecord.resource_code,
+                IdempotencyRecord.result,
+            ).where(IdempotencyRecord.user_id == key.user_id, IdempotencyRecord.key == key.key)
         )
-    ).scalar_one_or_none()
+    ).first()
     if record is not None and (record.request_hash != key.request_hash or record.resource_kind != key.kind):
         raise IdempotencyConflict()
     return record

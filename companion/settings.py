@@ -104,6 +104,15 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail's separate copy (LOG-03) and emergency access (AC-06)."""
+
+    copy_dir: Path = Path("./var/audit")  # JSON-lines copy of every audit row, one file per UTC day
+    copy_sweep_seconds: int = 30  # rows a crash left uncopied are copied within this
+    break_glass_minutes: int = 60  # how long an emergency access lasts (a clinic may set its own)
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str  # "development" or "production"
     data_dir: Path
@@ -114,6 +123,7 @@ class Settings:
     push: PushSettings = field(default_factory=PushSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def production(self) -> bool:
@@ -219,6 +229,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         push=_push_settings(env),
         email=_email_settings(env),
         scheduler=_scheduler_settings(env),
+        audit=_audit_settings(env, data_dir),
     )
 
 
@@ -273,6 +284,17 @@ def _scheduler_settings(env: _Env) -> SchedulerSettings:
         max_attempts=env.integer("DELIVERY_MAX_ATTEMPTS", 8, minimum=1, maximum=50),
         reminder_grace_minutes=env.integer("REMINDER_GRACE_MINUTES", 120, minimum=1, maximum=24 * 60),
         batch_size=env.integer("DELIVERY_BATCH_SIZE", 200, minimum=1, maximum=10_000),
+    )
+
+
+def _audit_settings(env: _Env, data_dir: Path) -> AuditSettings:
+    copy_dir = Path(env.text("AUDIT_COPY_DIR", str(data_dir / "audit")))
+    if copy_dir.exists() and not copy_dir.is_dir():
+        raise SettingsError(f"{PREFIX}AUDIT_COPY_DIR must be a directory, got the file {str(copy_dir)!r}")
+    return AuditSettings(
+        copy_dir=copy_dir,
+        copy_sweep_seconds=env.integer("AUDIT_COPY_SWEEP_SECONDS", 30, minimum=1, maximum=3600),
+        break_glass_minutes=env.integer("BREAK_GLASS_MINUTES", 60, minimum=5, maximum=24 * 60),
     )
 
 

@@ -11,8 +11,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Patient, Role, User, WebSession
@@ -98,7 +99,7 @@ async def end_all_sessions(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
-def is_expired(row: WebSession, now: datetime) -> bool:
+def is_expired(row: WebSession | Row[Any], now: datetime) -> bool:
     if now >= row.expires_at:
         return True
     return bool(row.idle_seconds) and now - row.last_seen_at >= timedelta(seconds=row.idle_seconds)
@@ -112,9 +113,24 @@ async def resolve_session(db: Database, token: str) -> tuple[CurrentUser | None,
     """
     token_hash = hash_token(token)
     async with db.reading() as session:
+        # Plain columns, no ORM objects: this runs on every authenticated request.
+        connection = await session.connection()
         found = (
-            await session.execute(
-                select(WebSession, User, Patient.id, Patient.code)
+            await connection.execute(
+                select(
+                    WebSession.id,
+                    WebSession.expires_at,
+                    WebSession.last_seen_at,
+                    WebSession.idle_seconds,
+                    User.id.label("user_id"),
+                    User.code,
+                    User.clinic_id,
+                    User.role,
+                    User.name,
+                    User.active,
+                    Patient.id.label("patient_id"),
+                    Patient.code.label("patient_code"),
+                )
                 .join(User, User.id == WebSession.user_id)
                 .outerjoin(Patient, Patient.user_id == User.id)
                 .where(WebSession.token_hash == token_hash)
@@ -122,23 +138,22 @@ async def resolve_session(db: Database, token: str) -> tuple[CurrentUser | None,
         ).first()
     if found is None:
         return None, False
-    row, user, patient_id, patient_code = found
     now = utcnow()
-    if is_expired(row, now) or not user.active:
+    if is_expired(found, now) or not found.active:
         await destroy_session(db, token)
         return None, True
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
+    if now - found.last_seen_at >= TOUCH_INTERVAL:
         async with db.writing() as session:
-            await session.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
+            await session.execute(update(WebSession).where(WebSession.id == found.id).values(last_seen_at=now))
     current = CurrentUser(
-        id=user.id,
-        code=user.code,
-        clinic_id=user.clinic_id,
-        role=user.role,
-        name=user.name,
-        patient_id=patient_id,
-        patient_code=patient_code,
-        session_id=row.id,
+        id=found.user_id,
+        code=found.code,
+        clinic_id=found.clinic_id,
+        role=found.role,
+        name=found.name,
+        patient_id=found.patient_id,
+        patient_code=found.patient_code,
+        session_id=found.id,
     )
     return current, False
 

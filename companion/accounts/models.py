@@ -89,7 +89,9 @@ class Patient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    care_team: Mapped[list[CareTeamMember]] = relationship(back_populates="patient", lazy="selectin")
+    # Loaded only where asked for (``selectinload``): most requests load a patient without needing
+    # the team, and an implicit load would cost every one of them a query.
+    care_team: Mapped[list[CareTeamMember]] = relationship(back_populates="patient", lazy="raise")
 
 
 class CareTeamMember(Base):

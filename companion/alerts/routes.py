@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
@@ -30,6 +31,7 @@ from companion.web.guards import Access, access
 from companion.web.render import db_of, render, user_of, wants_fragment
 
 ALERT_CHANGED = "alert-changed"
+POLL_SECONDS = 10  # "new alerts appear without reloading" within 15 s; an unchanged poll is one query
 STATUSES = tuple(status.value for status in AlertStatus)
 SEVERITIES = tuple(severity.value for severity in Severity)
 OUTCOMES = tuple(outcome.value for outcome in AlertOutcome)
@@ -53,28 +55,42 @@ async def _clinic(session: AsyncSession, clinic_id: int) -> Clinic:
 
 @get("/clinic/alerts", opt=access(Access.CLINICIAN), include_in_schema=False)
 async def alert_inbox(
-    request: Request[Any, Any, Any], status: str | None = None, severity: str | None = None
-) -> Template:
+    request: Request[Any, Any, Any], status: str | None = None, severity: str | None = None, since: str | None = None
+) -> Response[Any] | Template:
+    """The inbox; its list polls this same address (htmx, every ``POLL_SECONDS``) with ``since``.
+
+    A poll whose ``since`` still matches gets 204 (one query, no audit row: nothing was shown);
+    otherwise the list fragment, so an alert written by any web or worker process appears without
+    a reload (issue 3 item 9, issue 5 item 1).
+    """
     staff = user_of(request)
+    now = utcnow()
+    status, severity = _filter(status, STATUSES), _filter(severity, SEVERITIES)
     async with db_of(request).reading() as session:
-        rows = await service.inbox(
-            session, staff, status=_filter(status, STATUSES), severity=_filter(severity, SEVERITIES)
-        )
+        stamp = await service.inbox_stamp(session, staff, now)
+        if since is not None and since == stamp and wants_fragment(request):
+            return Response(None, status_code=204, headers={"Vary": "HX-Request"})
+        rows = await service.inbox(session, staff, status=status, severity=severity)
         clinic = await _clinic(session, staff.clinic_id)
         actors = await _names(
             session, {i for r in rows for i in (r.alert.acknowledged_by_id, r.alert.resolved_by_id) if i}
         )
     await audit.record(db_of(request), staff, AuditAction.VIEW_ALERT_FEED, f"alert inbox: {len(rows)} alerts listed")
+    poll = "/clinic/alerts?" + urlencode(
+        {key: value for key, value in (("status", status), ("severity", severity), ("since", stamp)) if value}
+    )
     context = {
         "rows": rows,
-        "now": utcnow(),
+        "now": now,
         "zone": clinic.timezone,
-        "status": _filter(status, STATUSES),
+        "status": status,
         "actors": actors,
-        "severity": _filter(severity, SEVERITIES),
+        "severity": severity,
         "statuses": STATUSES,
         "severities": SEVERITIES,
         "outcomes": OUTCOME_LABELS,
+        "poll_url": poll,
+        "poll_seconds": POLL_SECONDS,
     }
     return render(request, "pages/staff/alerts.html", context, fragment="partials/alerts/list.html")
 
@@ -224,6 +240,7 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
         "resolved_at": iso(alert.resolved_at),
         "outcome": alert.outcome,
         "note": alert.note,
+        "undelivered": row.undelivered,
     }
 
 

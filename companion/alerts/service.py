@@ -11,19 +11,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import CareTeamMember, Clinic, Patient, Role
 from companion.alerts.models import Alert, AlertEvent, AlertEventKind, AlertOutcome, AlertStatus
 from companion.db import Database, utcnow
-from companion.notify.models import OutboxMessage
+from companion.notify.sender import undelivered_alerts
+from companion.notify.service import queue_alert_messages
 from companion.risk.crisis import response_target
 from companion.risk.findings import Finding, Severity
 from companion.risk.rule_settings import ClinicRuleSettings
 
-ALERT_CHANNEL = "push"
 NOTE_MAX = 2000
 UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 
@@ -159,30 +159,22 @@ async def _unresolved_by_rule(session: AsyncSession, patient_id: int, rule_ids: 
 
 
 async def _queue_outbox(session: AsyncSession, clinic: Clinic, patient_id: int, alerts: list[Alert]) -> None:
+    """One outbox row per care-team clinician and channel (push, and e-mail unless they switched it
+    off), in the entry's transaction: the sender never has to invent rows later (issue 4, REL-01)."""
     alerts = [alert for alert in alerts if Severity(alert.severity).at_least(Severity.MEDIUM)]
     if not alerts:
         return
     clinicians = list(
         (
             await session.execute(
-                select(CareTeamMember.clinician_id).where(
-                    CareTeamMember.patient_id == patient_id, CareTeamMember.clinic_id == clinic.id
-                )
+                select(CareTeamMember.clinician_id)
+                .where(CareTeamMember.patient_id == patient_id, CareTeamMember.clinic_id == clinic.id)
+                .order_by(CareTeamMember.clinician_id)
             )
         ).scalars()
     )
     for alert in alerts:
-        for clinician_id in clinicians:
-            session.add(
-                OutboxMessage(
-                    clinic_id=clinic.id,
-                    kind="alert",
-                    alert_id=alert.id,
-                    channel=ALERT_CHANNEL,
-                    recipient_id=clinician_id,
-                    dedupe_key=f"alert:{alert.id}:{ALERT_CHANNEL}:{clinician_id}",
-                )
-            )
+        await queue_alert_messages(session, clinic_id=clinic.id, alert_id=alert.id, recipient_ids=clinicians)
     await session.flush()
 
 
@@ -196,6 +188,9 @@ STATUS_ORDER = case({"open": 0, "acknowledged": 1, "resolved": 2}, value=Alert.s
 class AlertRow:
     alert: Alert
     patient: Patient
+    # Every notification about the alert failed (``notify.sender.undelivered_alerts``): the inbox
+    # says so, because nobody was told and somebody must call the care team (issue 4).
+    undelivered: bool = False
 
     def overdue(self, now: datetime) -> bool:
         due = self.alert.response_due_at
@@ -212,6 +207,27 @@ def _visible(staff: CurrentUser):  # type: ignore[no-untyped-def]
         CareTeamMember.clinician_id == staff.id, CareTeamMember.clinic_id == staff.clinic_id
     )
     return (Alert.clinic_id == staff.clinic_id) & Alert.patient_id.in_(on_team)
+
+
+async def inbox_stamp(session: AsyncSession, staff: CurrentUser, now: datetime) -> str:
+    """What the inbox's poll compares: the newest event of a visible alert (raised, attached,
+    acknowledged, escalated, delivery failed …) and how many open alerts are past their target, so
+    an alert turning overdue also refreshes the list. One statement; the poll answers 204 while it
+    is unchanged."""
+    newest = (
+        select(func.max(AlertEvent.created_at))
+        .join(Alert, Alert.id == AlertEvent.alert_id)
+        .where(_visible(staff))
+        .scalar_subquery()
+    )
+    overdue = (
+        select(func.count())
+        .select_from(Alert)
+        .where(_visible(staff), Alert.status == AlertStatus.OPEN, Alert.response_due_at < now)
+        .scalar_subquery()
+    )
+    latest, late = (await session.execute(select(newest, overdue))).one()
+    return f"{latest.isoformat() if latest else '-'}~{late}"
 
 
 async def inbox(
@@ -233,7 +249,9 @@ async def inbox(
     query = query.order_by(
         STATUS_ORDER, SEVERITY_ORDER.desc(), Alert.response_due_at.is_(None), Alert.response_due_at, Alert.created_at
     ).limit(limit)
-    return [AlertRow(alert, patient) for alert, patient in (await session.execute(query)).all()]
+    found = (await session.execute(query)).all()
+    undelivered = await undelivered_alerts(session, [alert.id for alert, _ in found])  # one query for the page
+    return [AlertRow(alert, patient, alert.id in undelivered) for alert, patient in found]
 
 
 async def alert_for_staff(session: AsyncSession, staff: CurrentUser, code: str) -> AlertRow | None:
@@ -244,7 +262,9 @@ async def alert_for_staff(session: AsyncSession, staff: CurrentUser, code: str) 
             .where(Alert.code == code, _visible(staff))
         )
     ).first()
-    return AlertRow(found[0], found[1]) if found else None
+    if not found:
+        return None
+    return AlertRow(found[0], found[1], bool(await undelivered_alerts(session, [found[0].id])))
 
 
 async def events_of(session: AsyncSession, alert: Alert) -> list[AlertEvent]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
 from companion.accounts.auth import CurrentUser
-from companion.accounts.models import Patient
+from companion.accounts.models import Clinic, Patient
 from companion.checkins.forms import CheckInInput
 from companion.checkins.models import CheckIn, CheckInSideEffect
 from companion.db import Database, utcnow
@@ -40,7 +41,7 @@ async def record_checkin(
             row = await checkin_by_code(session, user, seen.resource_code or "")
             again = await reassess(session, EntryEvent("checkin", row.clinic_id, row.patient_id, row))
             return CheckInResult(row, again, True)
-        patient = await session.get_one(Patient, user.patient_id)
+        patient = await _patient_facts(session, user)
         row = await _insert_revision(session, patient, user, data)
         outcome = await evaluate_entry(session, EntryEvent("checkin", patient.clinic_id, patient.id, row))
         if key is not None:
@@ -50,10 +51,32 @@ async def record_checkin(
     return await idempotency.run_write(db, work)
 
 
-async def _insert_revision(session: AsyncSession, patient: Patient, user: CurrentUser, data: CheckInInput) -> CheckIn:
+async def _patient_facts(session: AsyncSession, user: CurrentUser) -> Row[Any]:
+    """The patient columns a check-in needs (no ORM object: no care-team load per entry), and
+    their clinic in the same round trip (risk evaluation then finds it in the session)."""
+    query = (
+        select(Patient.id, Patient.clinic_id, Patient.timezone, Clinic)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .where(Patient.id == user.patient_id)
+    )
+    return (await session.execute(query)).one()
+
+
+async def _latest_revision(session: AsyncSession, patient_id: int, local_day: date) -> Row[Any] | None:
+    """(id, revision) of the day's latest revision, if any."""
+    query = (
+        select(CheckIn.id, CheckIn.revision)
+        .where(CheckIn.patient_id == patient_id, CheckIn.local_date == local_day)
+        .order_by(CheckIn.revision.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).first()
+
+
+async def _insert_revision(session: AsyncSession, patient: Row[Any], user: CurrentUser, data: CheckInInput) -> CheckIn:
     now = utcnow()
     today = local_date_for(patient.timezone, now)
-    previous = await current_checkin(session, patient.id, today)
+    previous = await _latest_revision(session, patient.id, today)
     row = CheckIn(
         clinic_id=patient.clinic_id,
         patient_id=patient.id,

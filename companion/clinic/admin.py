@@ -6,8 +6,9 @@ their web sessions in the same transaction, so the change holds from their very 
 
 Settings are stored in ``Clinic.settings``: ``risk`` (validated by
 ``ClinicRuleSettings.from_dict``: rules on/off, thresholds, response targets), ``cssrs_enabled``,
-``fading.threshold_percent`` and ``escalation`` = ``{"backup": <staff code or null>,
-"backup_after_minutes": n, "admin_after_minutes": n}`` (care team -> backup/on-call -> admins).
+``fading.threshold_percent`` and ``escalation`` (care team -> backup/on-call -> admins; the
+format, its form fields and their checks are ``companion.alerts.escalation.Chain`` and
+``chain_from_form``, which the escalation job reads).
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ from companion.accounts.auth import CurrentUser, end_all_sessions
 from companion.accounts.models import CareTeamMember, Clinic, Patient, Role, User
 from companion.accounts.passwords import hash_password
 from companion.accounts.service import normalise_login
+from companion.alerts.escalation import FORM_FIELDS as ESCALATION_FIELDS
+from companion.alerts.escalation import Chain, chain_from_form
 from companion.clinic import audit
 from companion.clinic.fading import FadingSettings
 from companion.clinic.models import AuditAction, AuditPurpose
+from companion.questionnaires.service import DEFAULT_INTERVALS, questionnaire_intervals
 from companion.risk.crisis import SUPPORTED_REGIONS
 from companion.risk.findings import RULE_SPECS, Severity
 from companion.risk.rule_settings import THRESHOLD_LIMITS, ClinicRuleSettings, RuleSettingsError, TargetUnit
+from companion.treatments import prep
+from companion.treatments.models import ROUTE_LABELS
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.render import after_post, db_of, render, user_of
@@ -83,7 +89,10 @@ async def _page_context(
         "regions": SUPPORTED_REGIONS,
         "days": DAYS,
         "fading": FadingSettings.from_clinic(settings),
-        "escalation": settings.get("escalation") or {},
+        "escalation": Chain.of(settings),
+        "fasting": prep.fasting_windows(settings),
+        "intervals": questionnaire_intervals(settings),
+        "route_labels": ROUTE_LABELS,
         "saved": request.query_params.get("saved"),
         "roles": STAFF_ROLES,
     }
@@ -308,21 +317,17 @@ def _settings_from_form(form: FormData, clinic: Clinic, codes: set[str]) -> dict
         ClinicRuleSettings.from_dict(risk | {"cssrs_enabled": cssrs})
     except RuleSettingsError as exc:
         form.fail("risk", "; ".join(exc.errors))
-    backup = form.raw("escalation_backup") or None
-    if backup is not None and backup not in codes:
-        form.fail("escalation_backup", "Choose a clinician of this clinic as the backup.")
-    escalation = {
-        "backup": backup,
-        "backup_after_minutes": form.integer("escalation_backup_after_minutes", 0, 1440, label="minutes"),
-        "admin_after_minutes": form.integer("escalation_admin_after_minutes", 0, 2880, label="minutes"),
-    }
+    escalation = chain_from_form(form, codes).as_settings()
     fading = {"threshold_percent": form.integer("fading_threshold_percent", 10, 100, label="a percentage")}
+    intervals = {key: form.integer(f"interval_{key}", 1, 90, label="a number of days") for key in DEFAULT_INTERVALS}
     return {
         **(clinic.settings or {}),
         "risk": risk,
         "cssrs_enabled": cssrs,
         "escalation": escalation,
         "fading": fading,
+        "questionnaire_intervals_days": intervals,
+        "session_prep": prep.settings_from_form(form, clinic.settings),
         "hours": hours,
     }
 
@@ -333,15 +338,15 @@ SETTINGS_FIELDS = (
         "region",
         "phone",
         "cssrs_enabled",
-        "escalation_backup",
-        "escalation_backup_after_minutes",
-        "escalation_admin_after_minutes",
+        *ESCALATION_FIELDS,
         "fading_threshold_percent",
+        *(f"interval_{key}" for key in DEFAULT_INTERVALS),
     ]
     + [f"{edge}_{day}" for day in DAYS for edge in ("open", "close")]
     + [f"rule_{spec.rule_id}" for spec in RULE_SPECS]
     + [f"threshold_{name}" for name in THRESHOLD_LIMITS]
     + [f"target_{s}_{part}" for s in (str(v) for v in Severity) for part in ("amount", "unit")]
+    + list(prep.SETTINGS_FIELDS)
 )
 
 
@@ -357,10 +362,12 @@ async def save_settings(request: Request[Any, Any, Any]) -> Response[Any] | Temp
     phone = form.text("phone", 40)
     async with db_of(request).reading() as session:
         clinic = await session.get_one(Clinic, staff.clinic_id)
-        codes = set(
+        codes = set(  # who may be in the escalation chain: this clinic's active clinicians
             (
                 await session.execute(
-                    select(User.code).where(User.clinic_id == staff.clinic_id, User.role == Role.CLINICIAN)
+                    select(User.code).where(
+                        User.clinic_id == staff.clinic_id, User.role == Role.CLINICIAN, User.active.is_(True)
+                    )
                 )
             ).scalars()
         )
@@ -382,7 +389,14 @@ async def save_settings(request: Request[Any, Any, Any]) -> Response[Any] | Temp
         ]
         changed += [
             key
-            for key in ("risk", "cssrs_enabled", "escalation", "fading")
+            for key in (
+                "risk",
+                "cssrs_enabled",
+                "escalation",
+                "fading",
+                "questionnaire_intervals_days",
+                "session_prep",
+            )
             if (row.settings or {}).get(key) != new.get(key)
         ]
         row.timezone, row.region, row.phone, row.hours, row.settings = ZoneInfo(zone).key, region, phone, hours, new

@@ -13,8 +13,10 @@ Contract:
   queue instead of forking the chain; the unique (clinic_id, seq) index backs that up.
 - ``verify_chain`` recomputes every hash and checks seq runs 1..n without gaps. An edited row, a
   deleted row in the middle, or a reordered row is reported. Deleting the newest rows leaves a
-  valid shorter chain: the copy kept in a separate store (LOG-03) is what catches that.
+  valid shorter chain: the copy kept in a separate store (LOG-03, ``companion.clinic.audit_copy``:
+  JSON lines written after each commit, checked by ``companion audit verify``) is what catches that.
 - Rows never carry clinical content: ``what`` names record types and fields, not values (LOG-02).
+  The one free text is a clinician's stated break-glass reason in ``why`` (AC-06 asks for it).
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ ADVISORY_LOCK_CLASS = 7_401  # pg_advisory_xact_lock(class, clinic_id): the audi
 WHAT_MAX = 400
 
 
-def canonical(row: AuditEvent) -> str:
-    at = row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    fields = {
+HASHED_FIELDS = ("clinic_id", "seq", "actor_id", "actor_role", "patient_id", "action", "what", "why", "at")
+
+
+def hashed_fields(row: AuditEvent) -> dict[str, object]:
+    """The columns the hash covers, as plain JSON values (``at`` as a fixed-format UTC string)."""
+    return {
         "clinic_id": row.clinic_id,
         "seq": row.seq,
         "actor_id": row.actor_id,
@@ -47,13 +52,27 @@ def canonical(row: AuditEvent) -> str:
         "action": row.action,
         "what": row.what,
         "why": row.why,
-        "at": at,
+        "at": row.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
     }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def canonical_of(fields: dict[str, object]) -> str:
+    return json.dumps(
+        {k: fields.get(k) for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+
+
+def hash_of(fields: dict[str, object], prev_hash: str) -> str:
+    """``row_hash`` from the hashed fields alone, so a copy of the rows can be checked without the database."""
+    return hashlib.sha256((canonical_of(fields) + prev_hash).encode()).hexdigest()
+
+
+def canonical(row: AuditEvent) -> str:
+    return canonical_of(hashed_fields(row))
 
 
 def row_hash(row: AuditEvent) -> str:
-    return hashlib.sha256((canonical(row) + row.prev_hash).encode()).hexdigest()
+    return hash_of(hashed_fields(row), row.prev_hash)
 
 
 async def _lock_chain(session: AsyncSession, clinic_id: int) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from companion.accounts.models import Clinic, Patient, Role, User
-from companion.clinic import audit
+from companion.clinic import audit, break_glass
 from companion.clinic.models import AuditAction, AuditEvent, AuditPurpose
 from companion.web.guards import Access, access
 from companion.web.render import db_of, render, user_of
@@ -29,6 +29,7 @@ PATIENT_VISIBLE = tuple(
         AuditAction.CARE_TEAM_CHANGE,
         AuditAction.INVITATION,
         AuditAction.ALERT_ACTION,
+        AuditAction.BREAK_GLASS,
     )
 )
 
@@ -51,6 +52,7 @@ async def audit_log(request: Request[Any, Any, Any], patient: str = "", staff: s
         rows = (await session.execute(query.order_by(AuditEvent.seq.desc()).limit(PAGE_ROWS))).all()
         chain = await audit.verify_chain(session, admin.clinic_id)
         clinic = await session.get_one(Clinic, admin.clinic_id)
+        to_review = await break_glass.grants_to_review(session, admin.clinic_id)
         people = (
             await session.execute(
                 select(User.code, User.name, User.role)
@@ -80,6 +82,9 @@ async def audit_log(request: Request[Any, Any, Any], patient: str = "", staff: s
         "patient": patient,
         "staff": staff,
         "limit": PAGE_ROWS,
+        "to_review": to_review,
+        "outcomes": break_glass.OUTCOMES,
+        "reviewed": request.query_params.get("reviewed"),
     }
     return render(request, "pages/staff/audit.html", context)
 

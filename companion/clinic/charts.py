@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 WIDTH, HEIGHT = 640, 200
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 34, 10, 10, 24
@@ -131,14 +132,20 @@ def sparkline(values: Sequence[int | None], width: int = 112, height: int = 24, 
     """Path data for a small mood line; days without a check-in break the line."""
     if not values:
         return ""
-    step = width / max(len(values) - 1, 1)
+    count = len(values)
     parts: list[str] = []
     pen_down = False
     for index, value in enumerate(values):
         if value is None:
             pen_down = False
             continue
-        x, y = round(index * step, 1), round(2 + (high - value) / high * (height - 4), 1)
-        parts.append(f"{'L' if pen_down else 'M'}{x},{y}")
+        parts.append(("L" if pen_down else "M") + _spark_point(index, value, count, width, height, high))
         pen_down = True
     return " ".join(parts)
+
+
+@lru_cache(maxsize=2048)
+def _spark_point(index: int, value: float, count: int, width: int, height: int, high: int) -> str:
+    """One ``x,y`` of a sparkline: the dashboard draws hundreds, from a handful of distinct points."""
+    step = width / max(count - 1, 1)
+    return f"{round(index * step, 1)},{round(2 + (high - value) / high * (height - 4), 1)}"

@@ -1,19 +1,24 @@
 """The triage dashboard's data: a fixed number of queries whatever the number of patients.
 
-Each query reads one kind of row for every patient in scope at once (``IN`` the care-team
-subquery, window functions for "latest per patient"), and Python groups the rows. The query
-count is tested (tests/clinic/test_dashboard.py) for 5 and 30 patients.
+One query gives a row per care-team patient with everything the tables show (``_patient_rows``:
+subqueries correlated on the patient, each a short range scan of a per-patient index on SQLite and
+PostgreSQL alike, with moods folded into one string per patient); then the sessions around today,
+the open alerts and the poll's newest change, each for every patient in scope at once. Python
+computes sparklines, fading and flags. The query count is tested (tests/clinic/test_dashboard.py)
+for 5 and 30 patients. ``_moods``, ``_sessions`` and ``_mood_baselines`` serve the fading job
+(``companion.clinic.fading_job``), which reads a whole clinic.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, String, and_, cast, column, func, select, values
+from sqlalchemy import Date, Integer, String, and_, cast, column, exists, func, literal, or_, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.auth import CurrentUser
@@ -23,20 +28,24 @@ from companion.alerts.service import UNRESOLVED
 from companion.checkins.models import CheckIn
 from companion.clinic.charts import sparkline
 from companion.clinic.fading import FadingResult, FadingSettings, assess_fading
-from companion.db import utcnow
+from companion.db import UTCDateTime, utcnow
 from companion.notify.delivery_models import NotificationPreference, PushSubscription
 from companion.questionnaires.models import QuestionnaireResponse
 from companion.questionnaires.scoring import response_status
 from companion.risk.evaluation import rule_settings_for
 from companion.risk.findings import Severity
 from companion.treatments.models import SessionStatus, TreatmentSession
+from companion.treatments.prep import Readiness, readiness_for_sessions
 
 MOOD_WINDOW_DAYS = 42  # fading looks at six weeks; the sparkline at the last 14 days
 SPARK_DAYS = 14
 MISSED_CHECKIN_DAYS = 3
+MISSED_SESSION_DAYS = 14
 BASELINE_DAYS = 14
 WORSENING_RULES = frozenset({"B1", "B2", "B6"})
 SEVERITY_RANK = {str(s): s.rank for s in Severity}
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+REVISION_OFFSET = 1000
 
 
 @dataclass
@@ -58,6 +67,7 @@ class PatientRow:
     fading: FadingResult | None = None
     flags: list[str] = field(default_factory=list)
     last_bp: tuple[int, int, date] | None = None
+    reachable: bool = True  # a live push subscription, or e-mail switched on
 
     @property
     def needs_attention(self) -> bool:
@@ -76,6 +86,7 @@ class TodaySession:
     session: SessionRow
     patient: PatientRow
     readiness: list[str]
+    prep: Readiness | None = None  # the pre-session checklist (companion.treatments.prep)
 
 
 @dataclass
@@ -117,43 +128,235 @@ async def load_dashboard(session: AsyncSession, staff: CurrentUser) -> Dashboard
     now = utcnow()
     today = now.astimezone(ZoneInfo(clinic.timezone)).date()
     scope = scope_ids(staff)
-    rows = {
-        pid: PatientRow(pid, code, name, user_id is not None)
-        for pid, code, name, user_id in (
-            await session.execute(
-                select(Patient.id, Patient.code, Patient.name, Patient.user_id)
-                .where(Patient.clinic_id == staff.clinic_id, Patient.id.in_(scope))
-                .order_by(Patient.name)
-            )
-        ).all()
-    }
-    await _moods(session, scope, rows, today)
-    sessions_by_patient, first_attended = await _sessions(session, scope, today)
     zone = ZoneInfo(clinic.timezone)
-    baselines = await _mood_baselines(session, first_attended, zone)
-    await _phq9(session, scope, rows, first_attended)
+    rows, first_attended, baselines = await _patient_rows(session, staff, today)
+    sessions_by_patient = await _recent_sessions(session, scope, now)
     settings = FadingSettings.from_clinic(clinic.settings)
-    zone = ZoneInfo(clinic.timezone)
+    days = [today - timedelta(days=n) for n in range(SPARK_DAYS - 1, -1, -1)]
     for row in rows.values():
-        attended = [
-            s.scheduled_at.astimezone(zone).date()
-            for s in sessions_by_patient.get(row.id, [])
-            if s.status == SessionStatus.ATTENDED
-        ]
-        if row.id in first_attended:
-            attended.append(first_attended[row.id].astimezone(zone).date())
+        # assess_fading reads only the earliest attended session day, and the first attended
+        # session is the earliest of all: later ones would change nothing.
+        attended = [first_attended[row.id].astimezone(zone).date()] if row.id in first_attended else []
         base = _baseline(baselines.get(row.id, {}), first_attended.get(row.id), zone, settings.min_days)
         row.fading = assess_fading(row.moods, attended, today, settings, baseline=base)
-        days = [today - timedelta(days=n) for n in range(SPARK_DAYS - 1, -1, -1)]
         values = [row.moods.get(d) for d in days]
         row.spark, row.spark_days = sparkline(values), sum(v is not None for v in values)
     alerts = await _alerts(session, staff, rows, now)
-    reachable = await _reachable_users(session, scope)
-    _flag(rows, alerts, sessions_by_patient, today, now, reachable)
-    todays = _today_sessions(sessions_by_patient, rows, today, zone, rule_settings_for(clinic))
+    _flag(rows, alerts, sessions_by_patient, today, now)
+    todays = await _today_sessions(session, sessions_by_patient, rows, today, zone, rule_settings_for(clinic))
     newest = await newest_alert_change(session, staff)
     attention = [r for r in rows.values() if r.flags]
     return Dashboard(clinic, now, today, list(rows.values()), alerts, attention, todays, newest)
+
+
+def _mood_token() -> Any:
+    """``day|revision|mood|systolic|diastolic`` for one check-in row, as text on either engine.
+
+    The revision travels as 1000 + n so that plain text order is (day, revision) order.
+    """
+
+    def text(column_: Any) -> Any:
+        return func.coalesce(cast(column_, String), "")
+
+    return (
+        cast(CheckIn.local_date, String)
+        + "|"
+        + text(CheckIn.revision + REVISION_OFFSET)
+        + "|"
+        + text(CheckIn.mood)
+        + "|"
+        + text(CheckIn.bp_systolic)
+        + "|"
+        + text(CheckIn.bp_diastolic)
+    )
+
+
+def _unpack_days(packed: str | None) -> list[list[str]]:
+    """Folded ``_mood_token`` tokens, in (day, revision) order: a later revision comes later."""
+    if not packed:
+        return []
+    return [part.split("|") for part in sorted(packed.split(";")) if part]
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def _fill_moods(row: PatientRow, packed: str | None) -> None:
+    for day_text, _revision, mood, systolic, diastolic in _unpack_days(packed):
+        day = _day(day_text)
+        row.moods[day] = int(mood)  # later revisions overwrite earlier ones
+        row.last_checkin = day
+        if systolic and diastolic:
+            row.last_bp = (int(systolic), int(diastolic), day)
+
+
+def _day_token() -> Any:
+    """``day|revision|mood``: the dashboard's moods (home BP is read apart, one row per patient)."""
+    return (
+        cast(CheckIn.local_date, String)
+        + "|"
+        + cast(CheckIn.revision + REVISION_OFFSET, String)
+        + "|"
+        + cast(CheckIn.mood, String)
+    )
+
+
+def _day_moods(packed: str | None) -> dict[date, int]:
+    """``_day_token`` tokens as {day: mood}, the day's latest revision winning, in day order.
+
+    A token is ``YYYY-MM-DD|1nnn|mood``: fixed widths up to the mood, so slices do (the dashboard
+    reads some 13,000 of them).
+    """
+    if not packed:
+        return {}
+    return {_day(token[:10]): int(token[16:]) for token in sorted(packed.split(";"))}
+
+
+def _utc_day(session: AsyncSession, instant: Any, shift: int) -> Any:
+    """The calendar day of ``instant`` (in the database's zone) plus ``shift`` days, on either engine."""
+    if session.bind.dialect.name == "postgresql":
+        return cast(instant, Date) + shift
+    return func.date(instant, f"{shift:+d} days")
+
+
+async def _patient_rows(
+    session: AsyncSession, staff: CurrentUser, today: date
+) -> tuple[dict[int, PatientRow], dict[int, datetime], dict[int, dict[date, int]]]:
+    """One row per care-team patient with all the table needs, from one query.
+
+    Each part is a subquery correlated on the patient: every engine runs it as a short range scan of
+    a (patient_id, ...) index per patient, so the cost follows the size of the care team, never the
+    clinic's history, and no plan hangs on the planner's statistics. Returns the rows (moods,
+    last check-in and BP, PHQ-9, reachability filled in), each patient's first attended session,
+    and the moods around it (a day or two wider than the baseline window: ``_baseline`` trims).
+    """
+    ts, qr = TreatmentSession, QuestionnaireResponse
+    first_at = (
+        select(ts.scheduled_at)
+        .where(ts.patient_id == Patient.id, ts.status == SessionStatus.ATTENDED)
+        .order_by(ts.scheduled_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # MATERIALIZED: the first session is looked up once per patient, not once per use below.
+    people = (
+        select(Patient.id, Patient.code, Patient.name, Patient.user_id, first_at.label("first_at"))
+        .where(Patient.clinic_id == staff.clinic_id, Patient.id.in_(scope_ids(staff)))
+        .cte("people")
+        .prefix_with("MATERIALIZED")
+    )
+    pid, first, user_id = people.c.id, people.c.first_at, people.c.user_id
+    since = today - timedelta(days=MOOD_WINDOW_DAYS + 1)
+    moods = (
+        select(func.aggregate_strings(_day_token(), ";"))
+        .where(CheckIn.patient_id == pid, CheckIn.local_date >= since)
+        .scalar_subquery()
+    )
+    # The latest check-in (by day, then revision) of the window with both BP figures.
+    last_bp = (
+        select(
+            cast(CheckIn.local_date, String)
+            + "|"
+            + cast(CheckIn.bp_systolic, String)
+            + "|"
+            + cast(CheckIn.bp_diastolic, String)
+        )
+        .where(
+            CheckIn.patient_id == pid,
+            CheckIn.local_date >= since,
+            CheckIn.bp_systolic.is_not(None),
+            CheckIn.bp_diastolic.is_not(None),
+        )
+        .order_by(CheckIn.local_date.desc(), CheckIn.revision.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    around_first = (
+        select(func.aggregate_strings(_day_token(), ";"))
+        .where(
+            CheckIn.patient_id == pid,
+            CheckIn.local_date >= _utc_day(session, first, -(BASELINE_DAYS + 2)),
+            CheckIn.local_date < _utc_day(session, first, 2),
+        )
+        .scalar_subquery()
+    )
+    # PHQ-9: the latest, and the baseline (the last before the first attended session, or the
+    # latest when none is attended yet); ties broken as a sort on (time, total, band) would.
+    phq9 = (qr.patient_id == pid, qr.instrument == "phq9", qr.total.is_not(None))
+    newest = (qr.created_at.desc(), qr.total.desc(), func.coalesce(qr.band, "").desc())
+    latest = (
+        select(cast(qr.total, String) + "|" + func.coalesce(qr.band, ""))
+        .where(*phq9)
+        .order_by(*newest)
+        .limit(1)
+        .scalar_subquery()
+    )
+    phq9_baseline = (
+        select(qr.total)
+        .where(*phq9, qr.created_at < func.coalesce(first, literal(FAR_FUTURE, UTCDateTime)))
+        .order_by(*newest)
+        .limit(1)
+    ).scalar_subquery()
+    push = exists().where(PushSubscription.user_id == user_id, PushSubscription.disabled_at.is_(None))
+    mail = exists().where(NotificationPreference.user_id == user_id, NotificationPreference.email_enabled.is_(True))
+    found = await session.execute(
+        select(
+            pid,
+            people.c.code,
+            people.c.name,
+            user_id,
+            first,
+            moods,
+            last_bp,
+            around_first,
+            latest,
+            phq9_baseline,
+            or_(push, mail),
+        ).order_by(people.c.name)
+    )
+    rows: dict[int, PatientRow] = {}
+    firsts: dict[int, datetime] = {}
+    baselines: dict[int, dict[date, int]] = {}
+    for patient_id, code, name, user, first_at_, packed, bp, packed_first, last_phq9, base_phq9, reachable in found:
+        row = rows[patient_id] = PatientRow(patient_id, code, name, user is not None, user_id=user)
+        row.reachable = bool(reachable)
+        row.moods = _day_moods(packed)
+        row.last_checkin = max(row.moods, default=None)
+        if bp:
+            day_text, systolic, diastolic = bp.split("|")
+            row.last_bp = (int(systolic), int(diastolic), _day(day_text))
+        if first_at_ is not None:
+            firsts[patient_id] = first_at_
+            baselines[patient_id] = _day_moods(packed_first)
+        if last_phq9:
+            total, band = last_phq9.split("|", 1)
+            row.phq9, row.phq9_band = int(total), band
+            if base_phq9 is not None:
+                row.phq9_baseline = base_phq9
+                row.change_percent = response_status(base_phq9, row.phq9).percent_change
+    return rows, firsts, baselines
+
+
+async def _recent_sessions(session: AsyncSession, scope: Any, now: datetime) -> dict[int, list[SessionRow]]:
+    """The sessions the dashboard shows or flags: missed ones of the last 14 days, and every one from
+    two days back to two days ahead (which holds the clinic's today in any zone)."""
+    ts = TreatmentSession
+    found = await session.execute(
+        select(ts.patient_id, ts.code, ts.scheduled_at, ts.status)
+        .where(
+            ts.patient_id.in_(scope),
+            ts.scheduled_at >= now - timedelta(days=MISSED_SESSION_DAYS + 1),
+            ts.scheduled_at < now + timedelta(days=2),
+            or_(ts.status == SessionStatus.MISSED, ts.scheduled_at >= now - timedelta(days=2)),
+        )
+        .order_by(ts.scheduled_at)
+    )
+    by_patient: dict[int, list[SessionRow]] = defaultdict(list)
+    for pid, code, at, status in found.all():
+        by_patient[pid].append(SessionRow(pid, code, at, status))
+    return by_patient
 
 
 async def _moods(session: AsyncSession, scope: Any, rows: dict[int, PatientRow], today: date) -> None:
@@ -163,37 +366,15 @@ async def _moods(session: AsyncSession, scope: Any, rows: dict[int, PatientRow],
     the driver, which is most of this query's cost on both engines.
     """
     since = today - timedelta(days=MOOD_WINDOW_DAYS + 1)
-
-    def text(column: Any) -> Any:
-        return func.coalesce(cast(column, String), "")
-
-    token = (
-        cast(CheckIn.local_date, String)
-        + "|"
-        + text(CheckIn.revision)
-        + "|"
-        + text(CheckIn.mood)
-        + "|"
-        + text(CheckIn.bp_systolic)
-        + "|"
-        + text(CheckIn.bp_diastolic)
-    )
     result = await session.execute(
-        select(CheckIn.patient_id, func.aggregate_strings(token, ";"))
+        select(CheckIn.patient_id, func.aggregate_strings(_mood_token(), ";"))
         .where(CheckIn.patient_id.in_(scope), CheckIn.local_date >= since)
         .group_by(CheckIn.patient_id)
     )
     for pid, packed in result.all():
         row = rows.get(pid)
-        if row is None or not packed:
-            continue
-        days = sorted((part.split("|") for part in packed.split(";")), key=lambda d: (d[0], int(d[1])))
-        for day_text, _revision, mood, systolic, diastolic in days:
-            day = date.fromisoformat(day_text[:10])
-            row.moods[day] = int(mood)  # later revisions overwrite earlier ones
-            row.last_checkin = day
-            if systolic and diastolic:
-                row.last_bp = (int(systolic), int(diastolic), day)
+        if row is not None:
+            _fill_moods(row, packed)
 
 
 @dataclass(frozen=True)
@@ -283,39 +464,6 @@ def _baseline(moods: dict[date, int], first_at: datetime | None, zone: ZoneInfo,
     return sum(values) / len(values) if len(values) >= min_days else None
 
 
-def _epoch(session: AsyncSession, column_: Any) -> Any:
-    """Seconds since 1970 as text, on either engine."""
-    if session.bind.dialect.name == "postgresql":
-        return cast(func.extract("epoch", column_), String)
-    return func.strftime("%s", column_)
-
-
-async def _phq9(session: AsyncSession, scope: Any, rows: dict[int, PatientRow], first: dict[int, datetime]) -> None:
-    """Latest PHQ-9 per patient, and the baseline (the last before the first attended session).
-
-    One row per patient with every complete PHQ-9 folded into a string; Python picks the latest
-    and the baseline (``questionnaires.scoring.baseline_phq9``'s rule) from it.
-    """
-    qr = QuestionnaireResponse
-    token = _epoch(session, qr.created_at) + "|" + cast(qr.total, String) + "|" + func.coalesce(qr.band, "")
-    found = await session.execute(
-        select(qr.patient_id, func.aggregate_strings(token, ";"))
-        .where(qr.patient_id.in_(scope), qr.instrument == "phq9", qr.total.is_not(None))
-        .group_by(qr.patient_id)
-    )
-    for pid, packed in found.all():
-        row = rows.get(pid)
-        if row is None or not packed:
-            continue
-        answers = sorted((float(at), int(total), band) for at, total, band in (t.split("|") for t in packed.split(";")))
-        _at, row.phq9, row.phq9_band = answers[-1]
-        cutoff = first[pid].timestamp() if pid in first else None
-        before = [a for a in answers if cutoff is None or a[0] < cutoff]
-        if before:
-            row.phq9_baseline = before[-1][1]
-            row.change_percent = response_status(row.phq9_baseline, row.phq9).percent_change
-
-
 async def _alerts(
     session: AsyncSession, staff: CurrentUser, rows: dict[int, PatientRow], now: datetime
 ) -> list[AlertItem]:
@@ -345,37 +493,12 @@ async def _alerts(
     return items
 
 
-async def _reachable_users(session: AsyncSession, scope: Any) -> set[int]:
-    """Patients' user ids with a working channel: a live push subscription, or e-mail switched on."""
-    users = select(Patient.user_id).where(Patient.id.in_(scope), Patient.user_id.is_not(None))
-    push = set(
-        (
-            await session.execute(
-                select(PushSubscription.user_id).where(
-                    PushSubscription.user_id.in_(users), PushSubscription.disabled_at.is_(None)
-                )
-            )
-        ).scalars()
-    )
-    mail = set(
-        (
-            await session.execute(
-                select(NotificationPreference.user_id).where(
-                    NotificationPreference.user_id.in_(users), NotificationPreference.email_enabled.is_(True)
-                )
-            )
-        ).scalars()
-    )
-    return push | mail
-
-
 def _flag(
     rows: dict[int, PatientRow],
     alerts: list[AlertItem],
     sessions: dict[int, list[SessionRow]],
     today: date,
     now: datetime,
-    reachable: set[int],
 ) -> None:
     worsening = {i.alert.patient_id: i.alert.rule_id for i in alerts if i.alert.rule_id in WORSENING_RULES}
     for row in rows.values():
@@ -389,36 +512,54 @@ def _flag(
         missed = [
             s
             for s in sessions.get(row.id, [])
-            if s.status == SessionStatus.MISSED and now - s.scheduled_at <= timedelta(days=14)
+            if s.status == SessionStatus.MISSED and now - s.scheduled_at <= timedelta(days=MISSED_SESSION_DAYS)
         ]
         if missed:
             row.flags.append("Missed a session")
-        if row.active and row.user_id not in reachable:
+        if row.active and not row.reachable:
             row.flags.append("No working notification channel")
 
 
-def _today_sessions(
+async def _today_sessions(
+    session: AsyncSession,
     sessions: dict[int, list[SessionRow]],
     rows: dict[int, PatientRow],
     today: date,
     zone: ZoneInfo,
     rule_settings: Any,
 ) -> list[TodaySession]:
+    """Today's sessions with readiness: the checklist answers (two queries for all), home BP, check-in."""
+    todays = [
+        item
+        for items in sessions.values()
+        for item in items
+        if item.scheduled_at.astimezone(zone).date() == today and item.status != SessionStatus.CANCELLED
+    ]
+    ids: dict[str, int] = {}
+    if todays:
+        ids = dict(
+            (
+                await session.execute(
+                    select(TreatmentSession.code, TreatmentSession.id).where(
+                        TreatmentSession.code.in_([item.code for item in todays])
+                    )
+                )
+            ).all()
+        )
+    preps = await readiness_for_sessions(session, list(ids.values()))
     result = []
-    for pid, items in sessions.items():
-        for item in items:
-            if item.scheduled_at.astimezone(zone).date() != today or item.status == SessionStatus.CANCELLED:
-                continue
-            row = rows[pid]
-            readiness = []
-            if row.last_bp and (today - row.last_bp[2]).days <= 3:
-                s, d, _at = row.last_bp
-                high = s > rule_settings.bp_hold_systolic or d > rule_settings.bp_hold_diastolic
-                readiness.append(f"Home BP {s}/{d}" + (" — above hold threshold, re-check" if high else ""))
-            else:
-                readiness.append("No home BP in the last 72 h")
-            if row.last_checkin != today:
-                readiness.append("No check-in today")
-            result.append(TodaySession(item, row, readiness))
+    for item in todays:
+        row = rows[item.patient_id]
+        prep = preps.get(ids.get(item.code, 0))
+        readiness = prep.lines() if prep else []
+        if row.last_bp and (today - row.last_bp[2]).days <= 3:
+            s, d, _at = row.last_bp
+            high = s > rule_settings.bp_hold_systolic or d > rule_settings.bp_hold_diastolic
+            readiness.append(f"Home BP {s}/{d}" + (" — above hold threshold, re-check" if high else ""))
+        else:
+            readiness.append("No home BP in the last 72 h")
+        if row.last_checkin != today:
+            readiness.append("No check-in today")
+        result.append(TodaySession(item, row, readiness, prep))
     result.sort(key=lambda t: t.session.scheduled_at)
     return result

@@ -35,11 +35,16 @@ class AuditAction(StrEnum):
     INVITATION = "invitation"
     SETTINGS_CHANGE = "settings_change"
     ALERT_ACTION = "alert_action"
+    BREAK_GLASS = "break_glass"  # emergency access to a patient not on the clinician's care team (AC-06)
+    BREAK_GLASS_REVIEW = "break_glass_review"  # an admin reviewed an emergency access
 
 
 class AuditPurpose(StrEnum):
     TREATMENT = "treatment"
     ADMIN_TASK = "admin task"
+
+
+BREAK_GLASS_WHY = "break-glass: "  # audit ``why`` of emergency access: this prefix and the stated reason
 
 
 class AuditEvent(Base):
@@ -64,6 +69,35 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class BreakGlassGrant(Base):
+    """Emergency ("break-glass") access, AC-06: a clinician opened a patient of their clinic who is
+    not on their care team, stating a reason.
+
+    The record is readable (never writable) by that clinician until ``expires_at``; the grant and
+    every view under it are audited with the reason; the clinic's admins review each grant
+    (``reviewed_at``, ``reviewed_by_id``). See ``companion.clinic.break_glass``.
+    """
+
+    __tablename__ = "break_glass_grant"
+    __table_args__ = (
+        Index("ix_break_glass_grant_clinician_patient_expires", "clinician_id", "patient_id", "expires_at"),
+        Index("ix_break_glass_grant_clinic_reviewed", "clinic_id", "reviewed_at", "created_at"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, default=new_code)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    review_outcome: Mapped[str | None] = mapped_column(String(16))  # "appropriate" or "follow_up"
 
 
 class TreatmentPlan(Base):
@@ -106,6 +140,9 @@ Index(
     TreatmentSession.status,
     TreatmentSession.scheduled_at,
 )
+# The dashboard's recent and upcoming sessions for a whole care team: a range of days, not one
+# patient's (migration 0007).
+Index("ix_treatment_session_scheduled_at", TreatmentSession.scheduled_at)
 Index(
     "ix_questionnaire_response_dashboard",
     QuestionnaireResponse.patient_id,

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import lazyload
 
 from companion.accounts.models import Clinic, Patient
 from companion.alerts.models import Alert
@@ -62,14 +61,36 @@ class Summary:
         return round(self.checkin_days_28 / 28 * 100)
 
 
+@dataclass(frozen=True, slots=True)
+class DayCheckIn:
+    """The columns of a check-in the record draws (a year of full rows cost more than the page)."""
+
+    local_date: date
+    revision: int
+    mood: int
+    bp_systolic: int | None
+    bp_diastolic: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A questionnaire total as the charts, summary and timeline read it."""
+
+    instrument: str
+    created_at: datetime
+    local_date: date
+    total: int | None
+    band: str | None
+
+
 @dataclass
 class Record:
     patient: Patient
     clinic: Clinic
     today: date
-    checkins: list[CheckIn]
-    phq9: list[QuestionnaireResponse]
-    gad7: list[QuestionnaireResponse]
+    checkins: list[DayCheckIn]
+    phq9: list[Score]
+    gad7: list[Score]
     sessions: list[TreatmentSession]
     plan: Any
     journal: list[JournalEntry]
@@ -83,8 +104,8 @@ class Record:
     timeline: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
-def latest_per_day(rows: list[CheckIn]) -> list[CheckIn]:
-    latest: dict[date, CheckIn] = {}
+def latest_per_day(rows: list[DayCheckIn]) -> list[DayCheckIn]:
+    latest: dict[date, DayCheckIn] = {}
     for row in sorted(rows, key=lambda r: (r.local_date, r.revision)):
         latest[row.local_date] = row
     return [latest[d] for d in sorted(latest)]
@@ -96,29 +117,24 @@ async def load_record(session: AsyncSession, patient: Patient) -> Record:
     since = today - timedelta(days=CHART_DAYS)
     pid = patient.id
     checkins = latest_per_day(
-        list(
-            (
-                await session.execute(
-                    select(CheckIn)
-                    .options(lazyload(CheckIn.side_effects))  # never touched here: counted by one grouped query below
-                    .where(CheckIn.patient_id == pid, CheckIn.local_date >= since)
-                )
-            ).scalars()
-        )
-    )
-    answers = list(
-        (
-            await session.execute(
-                select(QuestionnaireResponse)
-                .where(
-                    QuestionnaireResponse.patient_id == pid,
-                    QuestionnaireResponse.instrument.in_(("phq9", "gad7")),
-                    QuestionnaireResponse.total.is_not(None),
-                )
-                .order_by(QuestionnaireResponse.created_at)
+        [
+            DayCheckIn(*row)
+            for row in await session.execute(
+                select(
+                    CheckIn.local_date, CheckIn.revision, CheckIn.mood, CheckIn.bp_systolic, CheckIn.bp_diastolic
+                ).where(CheckIn.patient_id == pid, CheckIn.local_date >= since)
             )
-        ).scalars()
+        ]
     )
+    qr = QuestionnaireResponse
+    answers = [
+        Score(*row)
+        for row in await session.execute(
+            select(qr.instrument, qr.created_at, qr.local_date, qr.total, qr.band)
+            .where(qr.patient_id == pid, qr.instrument.in_(("phq9", "gad7")), qr.total.is_not(None))
+            .order_by(qr.created_at)
+        )
+    ]
     sessions = list(
         (
             await session.execute(
@@ -196,9 +212,7 @@ def first_attended(sessions: list[TreatmentSession]) -> TreatmentSession | None:
     return next((s for s in sessions if s.status == SessionStatus.ATTENDED), None)
 
 
-def _summary(
-    phq9: list[QuestionnaireResponse], sessions: list[TreatmentSession], checkins: list[CheckIn], today: date
-) -> Summary:
+def _summary(phq9: list[Score], sessions: list[TreatmentSession], checkins: list[DayCheckIn], today: date) -> Summary:
     first = first_attended(sessions)
     history = [PastScore(r.created_at, r.total) for r in phq9 if r.total is not None]
     baseline = baseline_phq9(history, first.scheduled_at if first else None)
@@ -217,7 +231,7 @@ def _summary(
 
 
 def _fading(
-    checkins: list[CheckIn], sessions: list[TreatmentSession], patient: Patient, today: date, clinic: Clinic
+    checkins: list[DayCheckIn], sessions: list[TreatmentSession], patient: Patient, today: date, clinic: Clinic
 ) -> FadingResult:
     zone = ZoneInfo(patient.timezone)
     days = [s.scheduled_at.astimezone(zone).date() for s in sessions if s.status == SessionStatus.ATTENDED]

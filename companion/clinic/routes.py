@@ -22,9 +22,9 @@ from companion.accounts import invitations
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import CareTeamMember, Clinic, Patient, Role, User
 from companion.accounts.service import patient_for_staff, patients_for_clinician
-from companion.clinic import admin, audit, audit_routes, plans
+from companion.clinic import admin, audit, audit_routes, break_glass, plans
 from companion.clinic.dashboard import load_dashboard, newest_alert_change
-from companion.clinic.models import AuditAction, AuditPurpose
+from companion.clinic.models import AuditAction, AuditPurpose, BreakGlassGrant
 from companion.clinic.record import load_record
 from companion.treatments.models import ROUTE_LABELS, Phase, Route, SessionStatus
 from companion.web.forms import FormData
@@ -98,7 +98,15 @@ async def _admin_home(request: Request[Any, Any, Any], staff: CurrentUser) -> Te
         f"clinic overview: {len(patients)} patients (names, account status, care teams)",
         why=AuditPurpose.ADMIN_TASK,
     )
-    context = {"clinic": clinic, "patients": patients, "teams": team_names, "staff_list": staff_list}
+    async with db_of(request).reading() as session:
+        to_review = await break_glass.count_to_review(session, staff.clinic_id)
+    context = {
+        "clinic": clinic,
+        "patients": patients,
+        "teams": team_names,
+        "staff_list": staff_list,
+        "break_glass_to_review": to_review,
+    }
     return render(request, "pages/staff/clinic_admin.html", context)
 
 
@@ -220,7 +228,13 @@ async def reissue_invitation(request: Request[Any, Any, Any], code: str) -> Temp
 @get("/clinic/patients/{code:str}", opt=access(Access.CLINICIAN), include_in_schema=False)
 async def patient_record(request: Request[Any, Any, Any], code: str) -> Template:
     staff = user_of(request)
-    patient = await _patient_or_404(request, staff, code)
+    async with db_of(request).reading() as session:
+        patient = await patient_for_staff(session, staff, code)
+        emergency = None if patient is not None else await break_glass.active_grant(session, staff, code)
+    if patient is None:
+        if emergency is None:
+            raise NotFoundException()
+        return await _emergency_record(request, staff, *emergency)
     context = await _record_context(request, patient)
     await audit.record(
         db_of(request),
@@ -230,6 +244,23 @@ async def patient_record(request: Request[Any, Any, Any], code: str) -> Template
         patient_id=patient.id,
     )
     return render(request, "pages/staff/patient.html", context)
+
+
+async def _emergency_record(
+    request: Request[Any, Any, Any], staff: CurrentUser, patient: Patient, grant: BreakGlassGrant
+) -> Template:
+    """Break-glass (AC-06): the record, read-only, audited with the stated reason."""
+    context = await _record_context(request, patient)
+    context["grant"] = grant
+    await audit.record(
+        db_of(request),
+        staff,
+        AuditAction.VIEW_RECORD,
+        f"{RECORD_FIELDS} (emergency access {grant.code}, read-only)",
+        patient_id=patient.id,
+        why=break_glass.why_of(grant.reason),
+    )
+    return render(request, "pages/staff/break_glass_record.html", context)
 
 
 async def _record_context(
@@ -410,4 +441,5 @@ handlers = [
     reissue_invitation,
     *admin.handlers,
     *audit_routes.handlers,
+    *break_glass.handlers,
 ]

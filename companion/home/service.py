@@ -14,12 +14,13 @@ from companion.accounts.models import Clinic, Patient
 from companion.alerts.models import Alert
 from companion.alerts.service import latest_for_patient
 from companion.checkins.models import CheckIn
-from companion.checkins.service import checkin_days, current_checkin, recent_moods
+from companion.checkins.service import checkin_days, recent_moods
 from companion.db import utcnow
 from companion.journal.models import JournalEntry
 from companion.journal.service import PROMPTS, prompt_due
 from companion.questionnaires.service import due_questionnaires
-from companion.treatments.models import SessionReflection, SessionStatus, TreatmentSession
+from companion.treatments.models import SessionPrep, SessionReflection, SessionStatus, TreatmentSession
+from companion.treatments.prep import FastingWindow, fasting_window, prep_open
 from companion.treatments.service import next_session
 
 STRIP_DAYS = 14
@@ -38,7 +39,7 @@ class TodayView:
     patient: Patient
     clinic: Clinic
     today: date
-    checkin: CheckIn | None
+    checkin_done: bool
     next_session: TreatmentSession | None
     session_tomorrow: bool
     journal_prompt: tuple[str, str] | None
@@ -47,6 +48,9 @@ class TodayView:
     streak: int
     alert: Alert | None = None
     due_questionnaires: list[str] = field(default_factory=list)
+    prep_due: bool = False  # the next session's checklist is open and not answered yet
+    prep_done: bool = False
+    fasting: FastingWindow | None = None  # the clinic's fasting window for the next session
 
 
 @dataclass(frozen=True)
@@ -73,18 +77,22 @@ def streak_length(days_with_checkin: set[date], today: date) -> int:
 
 
 async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
-    patient = await session.get_one(Patient, patient_id)
-    clinic = await session.get_one(Clinic, patient.clinic_id)
+    patient, clinic = (
+        await session.execute(
+            select(Patient, Clinic).join(Clinic, Clinic.id == Patient.clinic_id).where(Patient.id == patient_id)
+        )
+    ).one()
     now = utcnow()
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
     moods = await recent_moods(session, patient.id, today - timedelta(days=STRIP_DAYS))
     upcoming = await next_session(session, patient.id, now)
     recent = await _recent_sessions(session, patient.id, now)
+    prep_done = await _prep_done(session, upcoming, patient.timezone, now)
     return TodayView(
         patient=patient,
         clinic=clinic,
         today=today,
-        checkin=await current_checkin(session, patient.id, today),
+        checkin_done=today in moods,
         next_session=upcoming,
         session_tomorrow=bool(upcoming)
         and upcoming.scheduled_at.astimezone(ZoneInfo(patient.timezone)).date() == today + timedelta(days=1),
@@ -94,10 +102,30 @@ async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
             MoodDay(today - timedelta(days=n), moods.get(today - timedelta(days=n)))
             for n in range(STRIP_DAYS - 1, -1, -1)
         ],
-        streak=streak_length(await checkin_days(session, patient.id, today), today),
+        streak=await _streak(session, patient.id, today, moods),
         alert=await latest_for_patient(session, patient.id, now - timedelta(days=ALERT_STATUS_DAYS)),
         due_questionnaires=await due_questionnaires(session, patient, clinic, now),
+        prep_due=prep_done is False,
+        prep_done=prep_done is True,
+        fasting=fasting_window(clinic.settings, upcoming.route) if upcoming else None,
     )
+
+
+async def _streak(session: AsyncSession, patient_id: int, today: date, recent: dict[date, int]) -> int:
+    """The streak from the mood strip's days when it ends inside them (no query); otherwise from
+    every check-in day."""
+    streak = streak_length(set(recent), today)
+    if streak < STRIP_DAYS - 1:  # a day inside the strip's window broke it
+        return streak
+    return streak_length(await checkin_days(session, patient_id, today), today)
+
+
+async def _prep_done(session: AsyncSession, upcoming: TreatmentSession | None, zone: str, now: datetime) -> bool | None:
+    """Whether the next session's checklist is answered; None (and no query) while it is not open."""
+    if upcoming is None or not prep_open(upcoming, zone, now):
+        return None
+    found = await session.execute(select(SessionPrep.id).where(SessionPrep.treatment_session_id == upcoming.id))
+    return found.first() is not None
 
 
 async def _recent_sessions(session: AsyncSession, patient_id: int, now: datetime) -> list[TreatmentSession]:
@@ -137,7 +165,10 @@ async def _reflections_due(
     done = set(
         (
             await session.execute(
-                select(SessionReflection.treatment_session_id).where(SessionReflection.patient_id == patient_id)
+                select(SessionReflection.treatment_session_id).where(
+                    SessionReflection.patient_id == patient_id,
+                    SessionReflection.treatment_session_id.in_([s.id for s in recent]),
+                )
             )
         ).scalars()
     )

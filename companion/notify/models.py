@@ -2,7 +2,9 @@
 
 Senders (the delivery issue) claim ``pending`` rows with a lease and record each attempt. The
 ``dedupe_key`` is unique, so an alert is queued at most once per channel and recipient
-("alert:<alert id>:<channel>:<recipient user id>"). Rows carry ids only, never health data.
+("alert:<alert id>:<channel>:<recipient user id>", escalation steps add ":step<n>"). Alert rows
+are written by ``notify.service.queue_alert_messages``: push for every recipient, e-mail beside it
+for staff whose e-mail is on. Rows carry ids only, never health data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # Neither a delivery nor a failure: an alert's e-mail row on an install without SMTP. Such rows
+    # do not count when deciding whether an alert reached anyone (``sender.undelivered_alerts``).
+    SKIPPED = "skipped"
 
 
 class OutboxMessage(Base):

@@ -7,11 +7,17 @@ Contract (architecture.md "Delivering", REL-02/REL-09):
   the statement inside ``BEGIN IMMEDIATE``, so claims there are serial. A claim sets a lease; a
   sender that dies leaves the row ``sending`` with a lease that expires, and the next claim takes it
   again (at-least-once; the receiver de-duplicates by the push ``Topic``/notification tag).
-- Before sending, a ``Delivery`` row per target is committed; after, its outcome. A crash between
-  the two leaves an unfinished Delivery row: visible, and the message is retried.
+- Before sending, a ``Delivery`` row per target is committed (in the claim's own transaction);
+  after, its outcome. A crash between the two leaves an unfinished Delivery row: visible, and the
+  message is retried.
 - Push 404/410 disable the subscription; 429/5xx/timeouts retry with backoff honouring
   Retry-After; after ``max_attempts`` the message is ``failed``. An alert whose every message
-  failed gets a ``delivery_failed`` event (``undelivered_alerts`` is the inbox's query).
+  failed gets a ``delivery_failed`` event (``undelivered_alerts`` is the inbox's query). An alert's
+  e-mail row on an install without SMTP is ``skipped``, neither sent nor failed.
+- The sender writes no outbox rows: every row (an alert's push and e-mail ones included) is written
+  by whatever caused it, in its transaction.
+- Hot path (fan-out of thousands of reminders): a few set-wise reads per batch as plain rows, and
+  Core executemany for the Delivery inserts and every outcome update; two commits per batch.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Role, User
@@ -47,9 +53,10 @@ MAX_RETRY_AFTER = timedelta(hours=6)
 
 @dataclass
 class Target:
-    delivery: Delivery
+    row: dict[str, Any]  # the Delivery row written before the attempt
     address: Any  # subscription_info dict or e-mail address
     subscription_id: int | None = None
+    delivery_id: int | None = None
     outcome: str = DeliveryOutcome.RETRY
     status_code: int | None = None
     error: str | None = None
@@ -104,6 +111,51 @@ def backoff(attempt: int, retry_after: float | None) -> timedelta:
     return wait
 
 
+# The hot path's statements, built once. Core with bound parameters (``b_*``) executed as
+# executemany: one round trip per batch and table, no ORM objects or unit of work per row.
+_delivery = Delivery.__table__
+_outbox = OutboxMessage.__table__
+_subscription = PushSubscription.__table__
+MESSAGE_COLUMNS = select(
+    OutboxMessage.id,
+    OutboxMessage.clinic_id,
+    OutboxMessage.kind,
+    OutboxMessage.alert_id,
+    OutboxMessage.reminder_occurrence_id,
+    OutboxMessage.channel,
+    OutboxMessage.recipient_id,
+).order_by(OutboxMessage.id)
+INSERT_DELIVERY = insert(_delivery).returning(_delivery.c.id, sort_by_parameter_order=True)
+FINISH_DELIVERY = (
+    update(_delivery)
+    .where(_delivery.c.id == bindparam("b_id"))
+    .values(
+        finished_at=bindparam("b_finished_at"),
+        outcome=bindparam("b_outcome"),
+        status_code=bindparam("b_status_code"),
+        error=bindparam("b_error"),
+    )
+)
+SETTLE_MESSAGE = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), lease_until=None, available_at=bindparam("b_available_at"))
+)
+SUBSCRIPTION_SUCCESS = (
+    update(_subscription).where(_subscription.c.id == bindparam("b_id")).values(last_success_at=bindparam("b_at"))
+)
+SUBSCRIPTION_ERROR = (
+    update(_subscription)
+    .where(_subscription.c.id == bindparam("b_id"))
+    .values(last_error=bindparam("b_error"), last_error_at=bindparam("b_at"))
+)
+SUBSCRIPTION_GONE = (
+    update(_subscription)
+    .where(_subscription.c.id == bindparam("b_id"))
+    .values(last_error=bindparam("b_error"), last_error_at=bindparam("b_at"), disabled_at=bindparam("b_at"))
+)
+
+
 class Sender:
     def __init__(
         self,
@@ -123,11 +175,13 @@ class Sender:
         """Claim one batch and deliver it; returns how many messages were claimed."""
         now = self.clock()
         scheduler = self.settings.scheduler
+        # Claim and write the Delivery rows in one transaction (one commit, not two): either both
+        # are committed before anything is sent, or neither and the messages stay pending.
         async with self.db.writing() as session:
             claimed = await claim(session, now, timedelta(seconds=scheduler.lease_seconds), scheduler.batch_size)
-        if not claimed:
-            return 0
-        jobs = await self._prepare(claimed, now)
+            if not claimed:
+                return 0
+            jobs = await self._prepare(session, claimed)
         await asyncio.gather(*(self._send(job) for job in jobs))
         await self._record(jobs)
         return len(claimed)
@@ -153,26 +207,26 @@ class Sender:
 
     # --- Before sending: context and Delivery rows -------------------------------------------------
 
-    async def _prepare(self, claimed: Sequence[tuple[int, int]], now: datetime) -> list[Job]:
+    async def _prepare(self, session: AsyncSession, claimed: Sequence[tuple[int, int]]) -> list[Job]:
+        """Read what the batch needs (a few set-wise queries, plain rows) and insert its Delivery
+        rows with one executemany ``INSERT … RETURNING id`` (ids in the rows' order)."""
         attempts = dict(claimed)
-        async with self.db.writing() as session:
-            messages = list(
-                (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(attempts)))).scalars()
-            )
-            context = await _Context.load(session, messages)
-            jobs = []
-            for message in messages:
-                job = self._job(message, attempts[message.id], context)
-                if job.final is None and not job.targets:
-                    job.final, job.reason = OutboxStatus.FAILED, job.reason or "no target"
-                for target in job.targets:
-                    session.add(target.delivery)
-                jobs.append(job)
-            await self._add_email_siblings(session, messages, context)
-            await session.flush()
+        messages = (await session.execute(MESSAGE_COLUMNS.where(OutboxMessage.id.in_(attempts)))).all()
+        context = await _Context.load(session, messages)
+        jobs = []
+        for message in messages:
+            job = self._job(message, attempts[message.id], context)
+            if job.final is None and not job.targets:
+                job.final, job.reason = OutboxStatus.FAILED, job.reason or "no target"
+            jobs.append(job)
+        targets = [target for job in jobs for target in job.targets]
+        if targets:
+            ids = (await session.execute(INSERT_DELIVERY, [target.row for target in targets])).scalars().all()
+            for target, delivery_id in zip(targets, ids, strict=True):
+                target.delivery_id = delivery_id
         return jobs
 
-    def _job(self, message: OutboxMessage, attempt: int, context: _Context) -> Job:
+    def _job(self, message: Any, attempt: int, context: _Context) -> Job:
         job = Job(message.id, attempt, message.channel, message.alert_id)
         user = context.users.get(message.recipient_id)
         if user is None or not user.active:
@@ -200,69 +254,39 @@ class Sender:
         else:
             job.final, job.reason = OutboxStatus.FAILED, f"unknown kind {message.kind}"
             return job
+        if message.channel == "email" and message.kind in ALERT_KINDS and not self.settings.email.enabled:
+            # Alert e-mail rows are written with the entry, whatever the install; without SMTP they
+            # are set aside rather than failed, so they neither fill the outbox with failures nor
+            # hide that the push messages failed (``undelivered_alerts``).
+            job.final, job.reason = OutboxStatus.SKIPPED, "e-mail is not configured"
+            return job
         if message.channel not in self.transports:
             job.final, job.reason = OutboxStatus.FAILED, f"channel {message.channel} not configured"
             return job
+        started = self.clock()
         for address, subscription_id in self._addresses(message, user, context):
-            delivery = Delivery(
-                clinic_id=message.clinic_id,
-                outbox_message_id=message.id,
-                attempt=attempt,
-                channel=message.channel,
-                subscription_id=subscription_id,
-                started_at=self.clock(),
-            )
-            job.targets.append(Target(delivery, address, subscription_id))
+            row = {
+                "clinic_id": message.clinic_id,
+                "outbox_message_id": message.id,
+                "attempt": attempt,
+                "channel": message.channel,
+                "subscription_id": subscription_id,
+                "started_at": started,
+            }
+            job.targets.append(Target(row, address, subscription_id))
         if not job.targets:
             job.reason = "no device" if message.channel == "push" else "no address"
         return job
 
-    def _addresses(self, message: OutboxMessage, user: User, context: _Context) -> list[tuple[Any, int | None]]:
+    def _addresses(self, message: Any, user: Any, context: _Context) -> list[tuple[Any, int | None]]:
         if message.channel == "push" and push_enabled(user, context.prefs):
-            return [(sub.info(), sub.id) for sub in context.subscriptions.get(user.id, [])]
+            return [
+                ({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}, sub.id)
+                for sub in context.subscriptions.get(user.id, [])
+            ]
         if message.channel == "email" and user.email:
             return [(user.email, None)]
         return []
-
-    async def _add_email_siblings(
-        self, session: AsyncSession, messages: list[OutboxMessage], context: _Context
-    ) -> None:
-        """Staff get every alert by e-mail too (unless switched off): one e-mail row beside each push row.
-
-        Only when SMTP is configured: an install without e-mail must not fill the outbox with failures.
-        """
-        if not self.settings.email.enabled:
-            return
-        wanted = {}
-        for message in messages:
-            user = context.users.get(message.recipient_id)
-            if (
-                message.kind in ALERT_KINDS
-                and message.channel == "push"
-                and user
-                and email_enabled(user, context.prefs)
-            ):
-                wanted[message.dedupe_key.replace(":push:", ":email:")] = message
-        if not wanted:
-            return
-        existing = set(
-            (
-                await session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(wanted)))
-            ).scalars()
-        )
-        for key, message in wanted.items():
-            if key not in existing:
-                session.add(
-                    OutboxMessage(
-                        clinic_id=message.clinic_id,
-                        kind=message.kind,
-                        alert_id=message.alert_id,
-                        channel="email",
-                        recipient_id=message.recipient_id,
-                        dedupe_key=key,
-                        available_at=self.clock(),
-                    )
-                )
 
     # --- Sending ----------------------------------------------------------------------------------
 
@@ -296,47 +320,38 @@ class Sender:
             for target in job.targets:
                 deliveries.append(
                     {
-                        "id": target.delivery.id,
-                        "finished_at": now,
-                        "outcome": target.outcome,
-                        "status_code": target.status_code,
-                        "error": target.error,
+                        "b_id": target.delivery_id,
+                        "b_finished_at": now,
+                        "b_outcome": target.outcome,
+                        "b_status_code": target.status_code,
+                        "b_error": target.error,
                     }
                 )
                 if target.subscription_id is not None:
                     if target.outcome == DeliveryOutcome.SENT:
-                        successes.append({"id": target.subscription_id, "last_success_at": now})
+                        successes.append({"b_id": target.subscription_id, "b_at": now})
                     elif target.outcome == DeliveryOutcome.PERMANENT_FAILURE and target.status_code in (404, 410):
                         gone.append(
-                            {
-                                "id": target.subscription_id,
-                                "last_error": (target.error or "")[:200],
-                                "last_error_at": now,
-                                "disabled_at": now,
-                            }
+                            {"b_id": target.subscription_id, "b_error": (target.error or "")[:200], "b_at": now}
                         )
                     else:
                         errors.append(
-                            {
-                                "id": target.subscription_id,
-                                "last_error": (target.error or "")[:200],
-                                "last_error_at": now,
-                            }
+                            {"b_id": target.subscription_id, "b_error": (target.error or "")[:200], "b_at": now}
                         )
             status, available_at = self._verdict(job, now, max_attempts)
-            messages.append({"id": job.message_id, "status": status, "lease_until": None, "available_at": available_at})
-            if status == OutboxStatus.FAILED and job.alert_id is not None:
-                failed_alerts.add(job.alert_id)
+            messages.append({"b_id": job.message_id, "b_status": status, "b_available_at": available_at})
+            if status in (OutboxStatus.FAILED, OutboxStatus.SKIPPED) and job.alert_id is not None:
+                failed_alerts.add(job.alert_id)  # perhaps its last live message: check the alert
         async with self.db.writing() as session:
-            for model, rows in (
-                (Delivery, deliveries),
-                (OutboxMessage, messages),
-                (PushSubscription, successes),
-                (PushSubscription, errors),
-                (PushSubscription, gone),
+            for statement, rows in (
+                (FINISH_DELIVERY, deliveries),
+                (SETTLE_MESSAGE, messages),
+                (SUBSCRIPTION_SUCCESS, successes),
+                (SUBSCRIPTION_ERROR, errors),
+                (SUBSCRIPTION_GONE, gone),
             ):
                 if rows:
-                    await session.execute(update(model), rows)
+                    await session.execute(statement, rows)  # Core executemany: no ORM work per row
             await _note_undelivered(session, failed_alerts, now)
 
     def _verdict(self, job: Job, now: datetime, max_attempts: int) -> tuple[str, datetime]:
@@ -351,15 +366,25 @@ class Sender:
         return OutboxStatus.PENDING, now + backoff(job.attempt, retry_after)
 
 
+LIVE_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT)
+
+
 async def undelivered_alerts(session: AsyncSession, alert_ids: Sequence[int]) -> set[int]:
-    """Alerts (of ``alert_ids``) that have outbox messages and every one of them failed."""
+    """Alerts (of ``alert_ids``) with a failed message and none sent or still being tried.
+
+    Skipped (no SMTP) and cancelled (acknowledged before the escalation went out) messages count
+    neither way. One grouped query for any number of alerts (the inbox calls it once per page).
+    """
     if not alert_ids:
         return set()
     rows = await session.execute(
         select(OutboxMessage.alert_id)
         .where(OutboxMessage.alert_id.in_(alert_ids))
         .group_by(OutboxMessage.alert_id)
-        .having(func.count() == func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)))
+        .having(
+            func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)) > 0,
+            func.sum(case((OutboxMessage.status.in_(LIVE_STATUSES), 1), else_=0)) == 0,
+        )
     )
     return {row[0] for row in rows}
 
@@ -387,7 +412,7 @@ async def _note_undelivered(session: AsyncSession, alert_ids: set[int], now: dat
         )
 
 
-def email_enabled(user: User, prefs: dict[int, NotificationPreference]) -> bool:
+def email_enabled(user: Any, prefs: dict[int, Any]) -> bool:
     """Staff: on unless switched off. Patients: off unless switched on (the e-mail fallback)."""
     pref = prefs.get(user.id)
     if pref is not None:
@@ -395,50 +420,72 @@ def email_enabled(user: User, prefs: dict[int, NotificationPreference]) -> bool:
     return user.role != Role.PATIENT
 
 
-def push_enabled(user: User, prefs: dict[int, NotificationPreference]) -> bool:
+def push_enabled(user: Any, prefs: dict[int, Any]) -> bool:
     pref = prefs.get(user.id)
     return pref.push_enabled if pref is not None else True
 
 
 @dataclass
 class _Context:
-    users: dict[int, User]
-    prefs: dict[int, NotificationPreference]
-    subscriptions: dict[int, list[PushSubscription]]
-    alerts: dict[int, Alert]
+    """What a batch needs to know, as plain rows (no ORM identity map): five set-wise queries."""
+
+    users: dict[int, Any]  # id -> (id, active, email, role)
+    prefs: dict[int, Any]  # user id -> (user_id, push_enabled, email_enabled)
+    subscriptions: dict[int, list[Any]]  # user id -> [(id, user_id, endpoint, p256dh, auth)]
+    alerts: dict[int, Any]  # id -> (id, code, status)
     reminder_kinds: dict[int, str]
 
     @classmethod
-    async def load(cls, session: AsyncSession, messages: list[OutboxMessage]) -> _Context:
+    async def load(cls, session: AsyncSession, messages: Sequence[Any]) -> _Context:
         user_ids = {m.recipient_id for m in messages}
         alert_ids = {m.alert_id for m in messages if m.alert_id is not None}
         occurrence_ids = {m.reminder_occurrence_id for m in messages if m.reminder_occurrence_id is not None}
-        users = {u.id: u for u in (await session.execute(select(User).where(User.id.in_(user_ids)))).scalars()}
-        prefs = {
-            p.user_id: p
-            for p in (
-                await session.execute(
-                    select(NotificationPreference).where(NotificationPreference.user_id.in_(user_ids))
-                )
-            ).scalars()
-        }
-        subscriptions: dict[int, list[PushSubscription]] = {}
-        for sub in (
-            await session.execute(
-                select(PushSubscription)
-                .where(PushSubscription.user_id.in_(user_ids), PushSubscription.disabled_at.is_(None))
-                .order_by(PushSubscription.id)
+        users = {
+            row.id: row
+            for row in await session.execute(
+                select(User.id, User.active, User.email, User.role).where(User.id.in_(user_ids))
             )
-        ).scalars():
+        }
+        prefs = {
+            row.user_id: row
+            for row in await session.execute(
+                select(
+                    NotificationPreference.user_id,
+                    NotificationPreference.push_enabled,
+                    NotificationPreference.email_enabled,
+                ).where(NotificationPreference.user_id.in_(user_ids))
+            )
+        }
+        subscriptions: dict[int, list[Any]] = {}
+        for sub in await session.execute(
+            select(
+                PushSubscription.id,
+                PushSubscription.user_id,
+                PushSubscription.endpoint,
+                PushSubscription.p256dh,
+                PushSubscription.auth,
+            )
+            .where(PushSubscription.user_id.in_(user_ids), PushSubscription.disabled_at.is_(None))
+            .order_by(PushSubscription.id)
+        ):
             subscriptions.setdefault(sub.user_id, []).append(sub)
-        alerts = {a.id: a for a in (await session.execute(select(Alert).where(Alert.id.in_(alert_ids)))).scalars()}
-        kinds = dict(
-            (
-                await session.execute(
-                    select(ReminderOccurrence.id, ReminderSchedule.kind)
-                    .join(ReminderSchedule, ReminderSchedule.id == ReminderOccurrence.schedule_id)
-                    .where(ReminderOccurrence.id.in_(occurrence_ids))
+        alerts = {}
+        if alert_ids:
+            alerts = {
+                row.id: row
+                for row in await session.execute(
+                    select(Alert.id, Alert.code, Alert.status).where(Alert.id.in_(alert_ids))
                 )
-            ).all()
-        )
+            }
+        kinds: dict[int, str] = {}
+        if occurrence_ids:
+            kinds = dict(
+                (
+                    await session.execute(
+                        select(ReminderOccurrence.id, ReminderSchedule.kind)
+                        .join(ReminderSchedule, ReminderSchedule.id == ReminderOccurrence.schedule_id)
+                        .where(ReminderOccurrence.id.in_(occurrence_ids))
+                    )
+                ).all()
+            )
         return cls(users, prefs, subscriptions, alerts, kinds)

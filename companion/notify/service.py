@@ -165,6 +165,58 @@ async def set_preferences(db: Database, user: CurrentUser, *, push: bool, email:
         pref.push_enabled, pref.email_enabled, pref.updated_at = push, email, utcnow()
 
 
+async def queue_alert_messages(
+    session: Any,
+    *,
+    clinic_id: int,
+    alert_id: int,
+    recipient_ids: list[int],
+    kind: str = "alert",
+    key_suffix: str = "",
+    available_at: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Outbox rows for one alert, one per recipient and channel, in the caller's transaction.
+
+    Push for every recipient (the sender records "no device" as a failure, which the inbox shows);
+    e-mail too for each active recipient with an address whose e-mail is on (staff: on unless
+    switched off), so push is never the only channel (REL-03). The de-duplication key is
+    ``alert:<alert>:<channel>:<recipient><key_suffix>``. One query for the recipients' preferences.
+    """
+    from companion.accounts.models import User
+
+    recipient_ids = list(dict.fromkeys(recipient_ids))
+    if not recipient_ids:
+        return []
+    emailable = {
+        user_id
+        for user_id, role, active, email, pref in (
+            await session.execute(
+                select(User.id, User.role, User.active, User.email, NotificationPreference.email_enabled)
+                .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+                .where(User.id.in_(recipient_ids))
+            )
+        ).all()
+        if active and email and (pref if pref is not None else role != "patient")
+    }
+    when = available_at or utcnow()
+    rows = [
+        OutboxMessage(
+            clinic_id=clinic_id,
+            kind=kind,
+            alert_id=alert_id,
+            channel=channel,
+            recipient_id=user_id,
+            dedupe_key=f"alert:{alert_id}:{channel}:{user_id}{key_suffix}",
+            available_at=when,
+        )
+        for user_id in recipient_ids
+        for channel in ("push", "email")
+        if channel == "push" or user_id in emailable
+    ]
+    session.add_all(rows)
+    return rows
+
+
 async def queue_test(db: Database, user: CurrentUser) -> None:
     """ "Send me a test": one push message to every device of the user, delivered by the sender. One transaction."""
     async with db.writing() as session:

@@ -1,15 +1,25 @@
 """Web Push through pywebpush's async API (tech-notes section 4).
 
-One shared aiohttp session and one ``Vapid02`` key for the process; a fresh claims dict per call
-(pywebpush writes ``aud`` and ``exp`` into the dict it gets, and a reused dict would carry one push
-service's audience to another); explicit TTL, timeout, Urgency and Topic on every call.
+One shared aiohttp session and one ``Vapid02`` key for the process; explicit TTL, timeout, Urgency
+and Topic on every call.
+
+VAPID: the signed ``Authorization`` header depends only on the push service's origin (the JWT
+``aud``), the subject and the expiry, so it is signed once per audience and reused for
+``HEADER_REUSE_SECONDS`` (its ``exp`` is 12 hours ahead, far beyond the reuse; Apple rejects more
+than 24 hours) instead of once per message (tech-notes 4.5). Each signature gets a fresh claims
+dict built for that audience: pywebpush writes ``aud`` and ``exp`` into a dict it is given, and a
+shared dict would carry one push service's audience to another (tech-notes 4.3). pywebpush is then
+called without claims, with the cached header among the request headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 from py_vapid import Vapid02
@@ -22,16 +32,37 @@ PERMANENT_STATUSES = frozenset({404, 410})
 # 400/401/403/413 are our own mistakes (bad key, bad claims, payload too big): retrying will not
 # help, but they are not the subscription's fault either, so it stays enabled.
 CLIENT_ERRORS = frozenset({400, 401, 403, 413})
+JWT_LIFETIME_SECONDS = 12 * 3600  # pywebpush's own default; Apple refuses more than 24 hours
+HEADER_REUSE_SECONDS = 5 * 60  # a few minutes: a rotated key or changed subject shows up quickly
+MAX_AUDIENCES = 64  # push services are a handful (FCM, Mozilla, Apple, WNS); bound the cache anyway
 
 
 class WebPushTransport:
     channel = "push"
 
-    def __init__(self, settings: PushSettings, key: Vapid02) -> None:
+    def __init__(self, settings: PushSettings, key: Vapid02, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.key = key
+        self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._authorization: dict[str, tuple[float, dict[str, str]]] = {}  # audience -> (reuse until, headers)
+
+    def vapid_headers(self, endpoint: str) -> dict[str, str]:
+        """The VAPID ``Authorization`` header for ``endpoint``'s push service, signed at most once
+        per audience every ``HEADER_REUSE_SECONDS``."""
+        url = urlsplit(endpoint)
+        audience = f"{url.scheme}://{url.netloc}"
+        now = self.clock()
+        cached = self._authorization.get(audience)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        if len(self._authorization) >= MAX_AUDIENCES:
+            self._authorization.clear()
+        claims = {"sub": self.settings.subject, "aud": audience, "exp": int(now) + JWT_LIFETIME_SECONDS}
+        headers = {str(k): str(v) for k, v in self.key.sign(claims).items()}  # a fresh dict per signature
+        self._authorization[audience] = (now + HEADER_REUSE_SECONDS, headers)
+        return headers
 
     async def start(self) -> None:
         if self._session is None:
@@ -50,12 +81,12 @@ class WebPushTransport:
         if notice.topic:
             headers["Topic"] = notice.topic
         try:
+            headers.update(self.vapid_headers(str(target["endpoint"])))  # type: ignore[index]
             async with self._limit:
                 response = await webpush_async(
                     subscription_info=target,  # type: ignore[arg-type]
                     data=notice.payload(),
-                    vapid_private_key=self.key,
-                    vapid_claims={"sub": self.settings.subject},  # fresh per call: pywebpush mutates it
+                    vapid_claims=None,  # signed above, once per audience; pywebpush would sign per call
                     ttl=ttl,
                     timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),  # type: ignore[arg-type]
                     headers=headers,

@@ -6,18 +6,19 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
-from companion.accounts.models import Clinic
+from companion.accounts.models import Clinic, Patient
 from companion.db import utcnow
 from companion.questionnaires import service
 from companion.questionnaires.instruments import INSTRUMENTS, Instrument
 from companion.questionnaires.models import QuestionnaireResponse
 from companion.questionnaires.scoring import validate_answers
-from companion.risk.card import Followup, crisis_card
+from companion.risk.card import CrisisCard, Followup, crisis_card
 from companion.risk.facts import FollowupTrigger
 from companion.web.errors import error_response
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
-from companion.web.idempotent import key_from_form, mint_key
+from companion.web.help import help_json
+from companion.web.idempotent import created, key_from_form, key_from_header, mint_key
 from companion.web.render import db_of, render, user_of
 
 TRIGGERS = tuple(trigger.value for trigger in FollowupTrigger)
@@ -116,19 +117,7 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
             status=422,
         )  # type: ignore[return-value]
     result = await service.record_response(db_of(request), user, found, answers, trigger, key)
-    card = None
-    if result.risk.show_crisis:
-        followup = (
-            Followup(result.risk.followup, "phq9_item9") if result.risk.followup and found.key == "phq9" else None
-        )
-        card = crisis_card(
-            clinic,
-            utcnow(),
-            followup=followup,
-            severity=result.risk.severity or "high",
-            alerted=bool(result.risk.alerts),
-            safety_plan=True,
-        )
+    card = _result_card(clinic, found, result)
     context = {
         "instrument": found,
         "response": result.response,
@@ -138,6 +127,24 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
     return render(
         request, "pages/patient/questionnaire_result.html", context, status=201 if not result.replayed else 200
     )  # type: ignore[return-value]
+
+
+def _result_card(clinic: Clinic, instrument: Instrument, result: service.ResponseResult) -> CrisisCard | None:
+    """The crisis card for a risky response (page and API alike), with the follow-up screener to
+    open when a PHQ-9's item 9 asked for it."""
+    if not result.risk.show_crisis:
+        return None
+    followup = (
+        Followup(result.risk.followup, "phq9_item9") if result.risk.followup and instrument.key == "phq9" else None
+    )
+    return crisis_card(
+        clinic,
+        utcnow(),
+        followup=followup,
+        severity=result.risk.severity or "high",
+        alerted=bool(result.risk.alerts),
+        safety_plan=True,
+    )
 
 
 def summary(instrument: Instrument, row: QuestionnaireResponse) -> str:
@@ -168,4 +175,154 @@ def summary(instrument: Instrument, row: QuestionnaireResponse) -> str:
     }.get(row.result or "", "Thank you for answering.")
 
 
+# --- JSON API (/api/v1) --------------------------------------------------------------------------
+
+API_FIELDS = frozenset({"answers", "trigger", "incomplete"})
+RECENT_RESPONSES = 50
+
+
+def instrument_json(instrument: Instrument) -> dict[str, Any]:
+    """The instrument as data: official wording, answer values with LOINC codes, skip logic."""
+    return {
+        "key": instrument.key,
+        "title": instrument.title,
+        "version": instrument.version,
+        "recall_period": instrument.recall_period,
+        "instructions": instrument.instructions,
+        "copyright": instrument.copyright,
+        "panel_loinc": instrument.panel_loinc,
+        "total_loinc": instrument.total_loinc,
+        "max_total": instrument.max_total if instrument.scored_items else None,
+        "items": [
+            {
+                "key": item.key,
+                "text": item.text,
+                "loinc": item.loinc,
+                "scored": item.scored,
+                "optional": item.optional,
+                "options": [{"value": o.value, "label": o.label, "loinc": o.loinc} for o in item.options],
+                "asked_when_any_of": [{"item": key, "values": sorted(values)} for key, values in item.ask_when.any_of]
+                if item.ask_when
+                else None,
+            }
+            for item in instrument.items
+        ],
+    }
+
+
+def response_json(instrument: Instrument, row: QuestionnaireResponse) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "instrument": row.instrument,
+        "instrument_version": row.instrument_version,
+        "answers": row.answers,
+        "complete": row.complete,
+        "total": row.total,
+        "band": row.band,
+        "result": row.result,
+        "trigger": row.trigger,
+        "local_date": row.local_date.isoformat(),
+        "created_at": row.created_at.isoformat(),
+        "summary": summary(instrument, row),
+    }
+
+
+def _answer_text(value: object) -> object:
+    """JSON answer -> the form's string; None is "not answered"; anything else is left for
+    ``validate_answers`` to refuse with a message (a boolean is not an answer value)."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _read_body(body: dict[str, Any], instrument: Instrument) -> tuple[dict[str, Any], str | None, bool, dict[str, Any]]:
+    """(raw answers, trigger, incomplete, errors by field) from the JSON body; nothing raises."""
+    errors: dict[str, Any] = {}
+    if unknown := sorted(str(name)[:40] for name in set(body) - API_FIELDS):
+        errors["body"] = f"Unknown field(s): {', '.join(unknown)}. Send answers, and optionally trigger and incomplete."
+    answers = body.get("answers")
+    if not isinstance(answers, dict):
+        errors["answers"] = 'answers must be an object of question key to answer value, e.g. {"q1": 2}.'
+        answers = {}
+    trigger = body.get("trigger")
+    if trigger is not None and trigger not in TRIGGERS:
+        errors["trigger"] = f"trigger must be one of {', '.join(TRIGGERS)}."
+    incomplete = body.get("incomplete", False)
+    if not isinstance(incomplete, bool):
+        errors["incomplete"] = "incomplete must be true or false."
+    raw = {str(key): _answer_text(value) for key, value in answers.items()}
+    return raw, trigger if "trigger" not in errors else None, incomplete is True, errors
+
+
+def _api_not_found(key: str) -> Response[Any]:
+    shown = key[:20]
+    return Response({"errors": {"instrument": f"There is no questionnaire called '{shown}' here."}}, status_code=404)
+
+
+@get("/questionnaires", opt=access(Access.PATIENT), summary="Questionnaires due now and my recent answers")
+async def api_list_questionnaires(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    user = user_of(request)
+    async with db_of(request).reading() as session:
+        patient = await session.get_one(Patient, user.patient_id)
+        clinic = await session.get_one(Clinic, user.clinic_id)
+        due = await service.due_questionnaires(session, patient, clinic, utcnow())
+        rows = await service.recent_responses(session, patient.id, RECENT_RESPONSES)
+    available = [key for key in INSTRUMENTS if key != "cssrs" or service.cssrs_enabled(clinic)]
+    return {
+        "available": available,
+        "due": due,
+        "responses": [response_json(INSTRUMENTS[row.instrument], row) for row in rows if row.instrument in INSTRUMENTS],
+    }
+
+
+@get("/questionnaires/{instrument:str}", opt=access(Access.PATIENT), summary="One questionnaire's items")
+async def api_instrument(request: Request[Any, Any, Any], instrument: str) -> Response[Any]:
+    found, _clinic, _missing = await _instrument_or_404(request, instrument)
+    if found is None:
+        return _api_not_found(instrument)
+    return Response(instrument_json(found))
+
+
+@post("/questionnaires/{instrument:str}", opt=access(Access.PATIENT), summary="Answer a questionnaire")
+async def api_submit_questionnaire(
+    request: Request[Any, Any, Any], instrument: str, data: dict[str, Any]
+) -> Response[Any]:
+    """Validate -> store -> evaluate risk in one transaction, exactly as the page does. Honours
+    Idempotency-Key. A risky response carries ``crisis: true`` with the resources and, when the
+    follow-up screener must open, ``followup``. Unanswered required items are refused (422, with
+    the crisis card when a safety question is blank) unless ``incomplete`` is true."""
+    found, clinic, _missing = await _instrument_or_404(request, instrument)
+    if found is None:
+        return _api_not_found(instrument)
+    user = user_of(request)
+    raw, trigger, incomplete, errors = _read_body(dict(data), found)
+    answers, problems = validate_answers(found, raw)
+    if problems:
+        errors["answers"] = problems
+    if errors:
+        return Response({"errors": errors}, status_code=422)
+    missing = found.missing_items(answers)
+    if missing and not incomplete:
+        card = (
+            crisis_card(clinic, utcnow(), severity="high", safety_plan=True)
+            if set(missing) & SAFETY_ITEMS.get(found.key, set())
+            else None
+        )
+        body = {"errors": {"missing": list(missing)}, **help_json(card)}
+        return Response(body, status_code=422)
+    key = key_from_header(request, user, f"questionnaire:{found.key}", {"answers": answers, "trigger": trigger})
+    if isinstance(key, str):
+        return Response({"errors": {"Idempotency-Key": key}}, status_code=422)
+    result = await service.record_response(db_of(request), user, found, answers, trigger, key)
+    payload = {
+        "response": response_json(found, result.response),
+        "followup": result.risk.followup,
+        **help_json(_result_card(clinic, found, result)),
+    }
+    return created(payload, replayed=result.replayed)
+
+
 handlers = [questionnaire_page, submit_questionnaire]
+api_handlers = [api_list_questionnaires, api_instrument, api_submit_questionnaire]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
@@ -104,22 +105,38 @@ async def response_for_patient(session: AsyncSession, patient_id: int, code: str
     ).scalar_one_or_none()
 
 
-async def due_questionnaires(session: AsyncSession, patient: Patient, clinic: Clinic, now: datetime) -> list[str]:
-    """Instruments whose interval has passed since the last complete response (or never answered)."""
-    intervals = DEFAULT_INTERVALS | {
+async def recent_responses(session: AsyncSession, patient_id: int, limit: int) -> list[QuestionnaireResponse]:
+    """The patient's latest responses, newest first."""
+    query = (
+        select(QuestionnaireResponse)
+        .where(QuestionnaireResponse.patient_id == patient_id)
+        .order_by(QuestionnaireResponse.created_at.desc(), QuestionnaireResponse.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+def questionnaire_intervals(settings: dict[str, Any] | None) -> dict[str, int]:
+    """Days between due questionnaires: the clinic's valid overrides over the defaults."""
+    return DEFAULT_INTERVALS | {
         k: v
-        for k, v in ((clinic.settings or {}).get("questionnaire_intervals_days") or {}).items()
+        for k, v in ((settings or {}).get("questionnaire_intervals_days") or {}).items()
         if k in DEFAULT_INTERVALS and isinstance(v, int) and not isinstance(v, bool) and v > 0
     }
+
+
+async def due_questionnaires(session: AsyncSession, patient: Patient, clinic: Clinic, now: datetime) -> list[str]:
+    """Instruments whose interval has passed since the last complete response (or never answered)."""
+    intervals = questionnaire_intervals(clinic.settings)
     rows = await session.execute(
-        select(QuestionnaireResponse.instrument, QuestionnaireResponse.local_date).where(
+        select(QuestionnaireResponse.instrument, func.max(QuestionnaireResponse.local_date))
+        .where(
             QuestionnaireResponse.patient_id == patient.id,
             QuestionnaireResponse.instrument.in_(tuple(intervals)),
             QuestionnaireResponse.complete.is_(True),
         )
+        .group_by(QuestionnaireResponse.instrument)
     )
-    last: dict[str, date] = {}
-    for instrument, day in rows.all():
-        last[instrument] = max(day, last.get(instrument, day))
+    last: dict[str, date] = {instrument: day for instrument, day in rows.all()}
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
     return [key for key, days in intervals.items() if key not in last or today - last[key] >= timedelta(days=days)]

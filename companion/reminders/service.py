@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,7 @@ from companion.checkins.models import CheckIn
 from companion.db import Database, utcnow
 from companion.notify.delivery_models import NotificationPreference, PushSubscription
 from companion.notify.kick import mark_queued
-from companion.notify.models import OutboxMessage
+from companion.notify.models import OutboxMessage, OutboxStatus
 from companion.questionnaires.service import due_questionnaires
 from companion.reminders import schedule as maths
 from companion.reminders.models import DAILY_KINDS, OccurrenceStatus, ReminderKind, ReminderOccurrence, ReminderSchedule
@@ -362,23 +362,28 @@ async def _record_all(session: AsyncSession, plans: list[Plan], now: datetime) -
         )
     inserted = await _insert_new_occurrences(session, values)
     counts = dict.fromkeys(OccurrenceStatus, 0)
+    messages = []
     for occurrence_id, schedule_id, local_date in inserted:
         row, (status, _, channel) = decided[(schedule_id, local_date)]
         counts[OccurrenceStatus(status)] += 1
         if channel is not None:
-            user_id = facts.users[row.patient_id][0]
-            session.add(
-                OutboxMessage(
-                    clinic_id=row.clinic_id,
-                    kind="reminder",
-                    reminder_occurrence_id=occurrence_id,
-                    channel=channel,
-                    recipient_id=user_id,
-                    available_at=now,
-                    dedupe_key=f"reminder:{occurrence_id}:{channel}",
-                )
+            messages.append(
+                {
+                    "clinic_id": row.clinic_id,
+                    "kind": "reminder",
+                    "reminder_occurrence_id": occurrence_id,
+                    "channel": channel,
+                    "recipient_id": facts.users[row.patient_id][0],
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "available_at": now,
+                    "created_at": now,
+                    "dedupe_key": f"reminder:{occurrence_id}:{channel}",
+                }
             )
-    if any(channel for _, (_, _, channel) in decided.values()):
+    if messages:
+        # Core executemany: thousands of rows per sweep need no ORM objects or primary keys back.
+        await session.execute(insert(OutboxMessage.__table__), messages)
         mark_queued(session)
     return SweepResult(
         counts[OccurrenceStatus.SENT],
@@ -420,14 +425,15 @@ def _decide(
 async def _insert_new_occurrences(session: AsyncSession, values: list[dict[str, Any]]) -> list[tuple[int, int, date]]:
     """Multi-row INSERT … ON CONFLICT (schedule, local date) DO NOTHING RETURNING: only the rows this call created."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert_ignoring = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = ReminderOccurrence.__table__  # Core: no ORM bookkeeping per row
     created: list[tuple[int, int, date]] = []
     for start in range(0, len(values), 400):  # stay far below SQLite's bound-parameter limit
         statement = (
-            insert(ReminderOccurrence)
+            insert_ignoring(table)
             .values(values[start : start + 400])
             .on_conflict_do_nothing(index_elements=["schedule_id", "local_date"])
-            .returning(ReminderOccurrence.id, ReminderOccurrence.schedule_id, ReminderOccurrence.local_date)
+            .returning(table.c.id, table.c.schedule_id, table.c.local_date)
         )
         created.extend((r[0], r[1], r[2]) for r in (await session.execute(statement)).all())
     return created
@@ -438,8 +444,10 @@ async def _insert_ignore(
 ) -> int | None:
     """INSERT … ON CONFLICT (keys) DO NOTHING RETURNING id: the new id, or None when the row existed."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(model.id)
+    insert_ignoring = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert_ignoring(model).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(model.id)
+    )
     return (await session.execute(statement)).scalar_one_or_none()
 
 

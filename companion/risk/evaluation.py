@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, bindparam, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Clinic
@@ -166,76 +167,121 @@ async def _history(
     checkin_id: int | None,
     response_id: int | None = None,
 ) -> tuple[History, datetime | None]:
-    """The patient's recent history in four small queries (check-ins and their side effects,
-    sessions, PHQ-9/GAD-7 totals), and when their latest session before ``at`` started."""
+    """The patient's recent history in two small queries (check-ins with their side effects; one
+    row of session and score aggregates), and when their latest session before ``at`` started."""
     moods, effects = await _recent_checkins(session, patient_id, local_day, checkin_id)
-    sessions = await _session_times(session, patient_id)
-    scores = await _scores(session, patient_id, response_id)
-    past = [s for s in sessions if s[0] <= at and s[1] in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)]
-    future = [s[0] for s in sessions if s[0] > at and s[1] == SessionStatus.SCHEDULED]
+    course = await _course(session, patient_id, at, response_id)
     previous_day = max(moods, default=None)
     driving = sum(1 for day_effects in effects.values() if day_effects.get("drove_after_session", 0) > 0)
-    gad7 = [(taken, total) for instrument, taken, total in scores if instrument == "gad7"]
     history = History.from_records(
-        tuple(PastScore(taken, total) for instrument, taken, total in scores if instrument == "phq9"),
-        min((s[0] for s in past), default=None),
+        course.phq9_scores,
+        course.first_session_at,
         checkins=tuple(DayMood(day, mood) for day, mood in sorted(moods.items())),
-        previous_gad7=gad7[-1][1] if gad7 else None,
-        sessions_attended=len(past),
+        previous_gad7=course.latest_gad7,
+        sessions_attended=course.sessions_so_far,
         driving_reports_30d=driving,
         previous_side_effects=effects.get(previous_day, {}) if previous_day else None,
-        hours_until_next_session=(min(future) - at).total_seconds() / 3600 if future else None,
+        hours_until_next_session=(course.next_session_at - at).total_seconds() / 3600
+        if course.next_session_at
+        else None,
     )
-    return history, max((s[0] for s in past), default=None)
+    return history, course.last_session_at
 
 
 async def _recent_checkins(
     session: AsyncSession, patient_id: int, local_day: date, exclude: int | None
 ) -> tuple[dict[date, int], dict[date, dict[str, int]]]:
-    """Mood and side effects of each earlier day's latest revision in the window (plain columns,
-    no ORM objects: this runs inside every check-in's transaction)."""
-    query = select(CheckIn.id, CheckIn.local_date, CheckIn.mood).where(
-        CheckIn.patient_id == patient_id,
-        CheckIn.local_date >= local_day - timedelta(days=HISTORY_DAYS),
-        CheckIn.local_date < local_day,
+    """Mood and side effects of each earlier day's latest revision in the window, in one query
+    of plain columns (no ORM objects: this runs inside every check-in's transaction)."""
+    query = (
+        select(CheckIn.id, CheckIn.local_date, CheckIn.mood, CheckInSideEffect.effect, CheckInSideEffect.severity)
+        .outerjoin(CheckInSideEffect, CheckInSideEffect.checkin_id == CheckIn.id)
+        .where(
+            CheckIn.patient_id == patient_id,
+            CheckIn.local_date >= local_day - timedelta(days=HISTORY_DAYS),
+            CheckIn.local_date < local_day,
+        )
     )
     if exclude is not None:
         query = query.where(CheckIn.id != exclude)
     latest: dict[date, tuple[int, int]] = {}
-    for row_id, day, mood in (await session.execute(query.order_by(CheckIn.local_date, CheckIn.revision))).all():
+    effects_of: dict[int, dict[str, int]] = {}
+    for row_id, day, mood, effect, severity in (
+        await session.execute(query.order_by(CheckIn.local_date, CheckIn.revision))
+    ).all():
         latest[day] = (row_id, mood)  # ordered by revision: the last write of the day wins
-    effects: dict[date, dict[str, int]] = {day: {} for day in latest}
-    if latest:
-        day_of = {row_id: day for day, (row_id, _mood) in latest.items()}
-        found = await session.execute(
-            select(CheckInSideEffect.checkin_id, CheckInSideEffect.effect, CheckInSideEffect.severity).where(
-                CheckInSideEffect.checkin_id.in_(tuple(day_of))
-            )
-        )
-        for checkin_id, effect, severity in found.all():
-            effects[day_of[checkin_id]][effect] = severity
-    return {day: mood for day, (_id, mood) in latest.items()}, effects
+        if effect is not None:
+            effects_of.setdefault(row_id, {})[effect] = severity
+    moods = {day: mood for day, (_id, mood) in latest.items()}
+    return moods, {day: effects_of.get(row_id, {}) for day, (row_id, _mood) in latest.items()}
 
 
-async def _session_times(session: AsyncSession, patient_id: int) -> list[tuple[datetime, str]]:
-    rows = await session.execute(
-        select(TreatmentSession.scheduled_at, TreatmentSession.status).where(TreatmentSession.patient_id == patient_id)
+@dataclass(frozen=True)
+class _Course:
+    """The course of treatment as far as the rules need it, aggregated in SQL."""
+
+    first_session_at: datetime | None
+    last_session_at: datetime | None
+    sessions_so_far: int
+    next_session_at: datetime | None
+    latest_gad7: int | None
+    # The PHQ-9 totals that decide the baseline, the lowest since the start and the previous
+    # total (``History.from_records`` derives the same values from them as from all of them).
+    phq9_scores: tuple[PastScore, ...]
+
+
+def _pick(query: Select[Any], *order: Any) -> tuple[Any, Any]:
+    """(taken, total) of the first row of ``query`` in ``order``, as two scalar subqueries."""
+    first = query.order_by(*order).limit(1).subquery()
+    return select(first.c.created_at).scalar_subquery(), select(first.c.total).scalar_subquery()
+
+
+@cache
+def _course_query(excluding_response: bool) -> Select[Any]:
+    """Built once per shape (statement construction costs more than running it); parameters
+    ``patient_id``, ``at`` and, when ``excluding_response``, ``response_id``."""
+    sessions, scores = TreatmentSession, QuestionnaireResponse
+    patient_id, at = bindparam("patient_id"), bindparam("at")
+    started = (
+        sessions.patient_id == patient_id,
+        sessions.status.in_((SessionStatus.ATTENDED, SessionStatus.SCHEDULED)),
+        sessions.scheduled_at <= at,
     )
-    return [(at, status) for at, status in rows.all()]
-
-
-async def _scores(session: AsyncSession, patient_id: int, exclude: int | None) -> list[tuple[str, datetime, int]]:
-    query = select(
-        QuestionnaireResponse.instrument, QuestionnaireResponse.created_at, QuestionnaireResponse.total
-    ).where(
-        QuestionnaireResponse.patient_id == patient_id,
-        QuestionnaireResponse.instrument.in_(("phq9", "gad7")),
-        QuestionnaireResponse.total.is_not(None),
+    first_at = select(func.min(sessions.scheduled_at)).where(*started).scalar_subquery()
+    upcoming = (
+        sessions.patient_id == patient_id,
+        sessions.status == SessionStatus.SCHEDULED,
+        sessions.scheduled_at > at,
     )
-    if exclude is not None:
-        query = query.where(QuestionnaireResponse.id != exclude)
-    rows = await session.execute(query.order_by(QuestionnaireResponse.created_at, QuestionnaireResponse.id))
-    return [(instrument, taken, total) for instrument, taken, total in rows.all()]
+    scored = select(scores.created_at, scores.total).where(scores.patient_id == patient_id, scores.total.is_not(None))
+    if excluding_response:
+        scored = scored.where(scores.id != bindparam("response_id"))
+    phq9 = scored.where(scores.instrument == "phq9")
+    newest = (scores.created_at.desc(), scores.id.desc())
+    _gad7_at, gad7_total = _pick(scored.where(scores.instrument == "gad7"), *newest)
+    return select(
+        first_at,
+        select(func.max(sessions.scheduled_at)).where(*started).scalar_subquery(),
+        select(func.count()).select_from(sessions).where(*started).scalar_subquery(),
+        select(func.min(sessions.scheduled_at)).where(*upcoming).scalar_subquery(),
+        gad7_total,
+        *_pick(phq9, *newest),  # the previous total
+        *_pick(phq9.where(or_(first_at.is_(None), scores.created_at < first_at)), *newest),  # the baseline
+        *_pick(phq9.where(scores.created_at >= first_at), scores.total, scores.created_at),  # the lowest since
+    )
+
+
+async def _course(session: AsyncSession, patient_id: int, at: datetime, exclude_response: int | None) -> _Course:
+    """One round trip of scalar subqueries, each an index lookup, whatever the length of the
+    patient's history: sessions up to ``at`` (attended or scheduled), the next scheduled one, the
+    latest GAD-7 and three PHQ-9 picks."""
+    params: dict[str, Any] = {"patient_id": patient_id, "at": at}
+    if exclude_response is not None:
+        params["response_id"] = exclude_response
+    row = (await session.execute(_course_query(exclude_response is not None), params)).one()
+    first, last, so_far, upcoming_at, gad7 = row[:5]
+    picks = {PastScore(taken, total) for taken, total in (row[5:7], row[7:9], row[9:11]) if taken is not None}
+    return _Course(first, last, so_far, upcoming_at, gad7, tuple(sorted(picks, key=lambda score: score.taken_at)))
 
 
 __all__ = ["EntryEvent", "RiskOutcome", "evaluate_entry", "reassess", "rule_settings_for"]

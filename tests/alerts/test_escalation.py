@@ -103,8 +103,12 @@ async def test_without_backup_the_admins_come_next_and_low_alerts_never_escalate
     await press_help(db, as_user(personas.alice))
     [alert] = await all_rows(db, Alert)
     assert await escalate_overdue(db, alert.created_at + timedelta(minutes=16)) == 1
-    [message] = [m for m in await all_rows(db, OutboxMessage) if m.kind == "alert_escalation"]
-    assert message.recipient_id == personas.ada.user_id
+    messages = [m for m in await all_rows(db, OutboxMessage) if m.kind == "alert_escalation"]
+    # One row per channel: push, and e-mail because an admin's e-mail is on unless switched off.
+    assert sorted((m.channel, m.recipient_id, m.dedupe_key) for m in messages) == [
+        ("email", personas.ada.user_id, f"alert:{alert.id}:email:{personas.ada.user_id}:step1"),
+        ("push", personas.ada.user_id, f"alert:{alert.id}:push:{personas.ada.user_id}:step1"),
+    ]
 
 
 async def test_two_workers_take_each_step_once(db, personas):

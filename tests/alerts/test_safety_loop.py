@@ -57,7 +57,11 @@ async def test_the_whole_safety_loop(client_factory, personas, db):
         response_row.code,
     )
     assert alerts["A5"].source_code == checkin.code and response_row.trigger == "checkin_active"
-    assert len(await all_rows(db, OutboxMessage)) == 2  # one per alert for carol, alice's only clinician
+    # One per alert and channel for carol, alice's only clinician: push, and e-mail (on for staff).
+    outbox = await all_rows(db, OutboxMessage)
+    assert sorted((m.alert_id, m.channel, m.recipient_id) for m in outbox) == sorted(
+        (alert.id, channel, personas.carol.user_id) for alert in alerts.values() for channel in ("push", "email")
+    )
 
     async with client_factory() as carol:
         await carol.login(personas.carol)

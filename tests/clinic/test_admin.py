@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from companion.accounts.models import CareTeamMember, Clinic, User, WebSession
+from companion.questionnaires.service import questionnaire_intervals
 from companion.risk.evaluation import rule_settings_for
 from tests.clinic.helpers import audit_rows
 
@@ -102,6 +103,8 @@ def _settings_form(**changes):
         "escalation_admin_after_minutes": "60",
         "fading_threshold_percent": "40",
         "cssrs_enabled": "on",
+        "interval_phq9": "7",
+        "interval_gad7": "14",
     }
     form |= {f"rule_{spec.rule_id}": "on" for spec in RULE_SPECS if spec.rule_id != "C3"}
     form |= {f"threshold_{name}": str(getattr(defaults, name)) for name in THRESHOLD_LIMITS}
@@ -119,7 +122,11 @@ async def test_settings_are_validated_saved_and_audited(client, personas, db):
     assert bad.status_code == 422 and "hold threshold must be below" in bad.text
     bad_zone = await client.post_form("/clinic/admin/settings", _settings_form(timezone="Mars/Olympus"))
     assert bad_zone.status_code == 422
-    saved = await client.post_form("/clinic/admin/settings", _settings_form(threshold_bp_hold_systolic="150"))
+    bad_interval = await client.post_form("/clinic/admin/settings", _settings_form(interval_phq9="0"))
+    assert bad_interval.status_code == 422 and "Enter a number from 1 to 90" in bad_interval.text
+    saved = await client.post_form(
+        "/clinic/admin/settings", _settings_form(threshold_bp_hold_systolic="150", interval_gad7="28")
+    )
     assert saved.status_code == 303, saved.text[saved.text.find("notice error") :][:600]
     async with db.reading() as session:
         clinic = await session.get_one(Clinic, personas.north_id)
@@ -127,8 +134,10 @@ async def test_settings_are_validated_saved_and_audited(client, personas, db):
     assert rules.bp_hold_systolic == 150 and not rules.enabled("C3") and rules.cssrs_enabled
     assert clinic.timezone == "Europe/London" and clinic.hours == {"mon": ["08:00", "18:00"]}
     assert clinic.settings["fading"] == {"threshold_percent": 40}
+    assert questionnaire_intervals(clinic.settings) == {"phq9": 7, "gad7": 28}
     rows = [r for r in await audit_rows(db, personas.north_id) if r.action == "settings_change"]
     assert len(rows) == 1 and "risk" in rows[0].what and "time zone" in rows[0].what
+    assert "questionnaire_intervals_days" in rows[0].what
 
 
 async def test_admin_pages_are_for_admins_only(client_factory, personas):

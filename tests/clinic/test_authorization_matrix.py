@@ -20,6 +20,7 @@ from litestar.handlers import HTTPRouteHandler
 from sqlalchemy import select
 
 from companion.accounts.models import User
+from companion.clinic.models import BreakGlassGrant
 from companion.db import utcnow
 from tests.clinic.test_dashboard import _alert
 from tests.factories import make_session
@@ -53,6 +54,9 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/sessions", "-"): (303, 200, 200, 404, 404, 404, 404),
     ("GET", "/sessions/{code:str}/reflection", "alice_session"): (303, 200, 404, 404, 404, 404, 404),
     ("POST", "/sessions/{code:str}/reflection", "alice_session"): (303, 422, 404, 404, 404, 404, 404),
+    ("GET", "/sessions/{code:str}/prep", "alice_upcoming"): (303, 200, 404, 404, 404, 404, 404),
+    ("POST", "/sessions/{code:str}/prep", "alice_upcoming"): (303, 422, 404, 404, 404, 404, 404),
+    ("GET", "/sessions/{code:str}/prep", "alice_session"): (303, 404, 404, 404, 404, 404, 404),
     ("GET", "/clinic", "-"): (303, 404, 404, 200, 200, 200, 200),
     ("GET", "/clinic/alerts-feed", "-"): (303, 404, 404, 200, 200, 204, 404),
     ("GET", "/clinic/patients", "-"): (303, 404, 404, 200, 200, 200, 404),
@@ -89,6 +93,14 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ),
     ("POST", "/clinic/patients/{code:str}/plan", A): (303, 404, 404, 422, 404, 404, 404),
     ("POST", "/clinic/patients/{code:str}/invitation", A): (303, 404, 404, 404, 404, 404, 404),
+    # Break-glass (AC-06): dave (same clinic, not on alice's team) may ask, stating a reason (422
+    # here: the body is empty); carol is on the team and is sent to the record; erin (other
+    # clinic), ada (admin) and patients never. dave's grant below has expired, so the record
+    # itself stays 404 for him.
+    ("GET", "/clinic/break-glass", "-"): (303, 404, 404, 200, 200, 200, 404),
+    ("GET", "/clinic/patients/{code:str}/break-glass", A): (303, 404, 404, 303, 200, 404, 404),
+    ("POST", "/clinic/patients/{code:str}/break-glass", A): (303, 404, 404, 303, 422, 404, 404),
+    ("POST", "/clinic/admin/break-glass/{code:str}/review", "dave_grant"): (303, 404, 404, 404, 404, 404, 422),
     ("GET", "/clinic/admin", "-"): (303, 404, 404, 404, 404, 404, 200),
     ("POST", "/clinic/admin/staff", "-"): (303, 404, 404, 404, 404, 404, 422),
     ("POST", "/clinic/admin/staff/{code:str}/role", "dave_staff"): (303, 404, 404, 404, 404, 404, 422),
@@ -111,6 +123,9 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/checkins", "-"): (401, 422, 422, 404, 404, 404, 404),
     ("GET", "/api/v1/journal-entries", "-"): (401, 200, 200, 404, 404, 404, 404),
     ("POST", "/api/v1/journal-entries", "-"): (401, 422, 422, 404, 404, 404, 404),
+    ("GET", "/api/v1/questionnaires", "-"): (401, 200, 200, 404, 404, 404, 404),
+    ("GET", "/api/v1/questionnaires/{instrument:str}", "phq9"): (401, 200, 200, 404, 404, 404, 404),
+    ("POST", "/api/v1/questionnaires/{instrument:str}", "phq9"): (401, 422, 422, 404, 404, 404, 404),
     ("GET", "/api/v1/alerts", "-"): (401, 404, 404, 200, 200, 200, 404),
     ("POST", "/api/v1/alerts/{code:str}/acknowledge", "bob_alert"): (401, 404, 404, 404, 200, 404, 404),
     ("POST", "/api/v1/alerts/{code:str}/resolve", "bob_alert"): (401, 404, 404, 404, 422, 404, 404),
@@ -147,11 +162,22 @@ def app_routes(app) -> set[tuple[str, str]]:
 async def _objects(db, personas) -> dict[str, dict[str, str]]:
     alice_session = await make_session(db, personas.alice, at=utcnow() - timedelta(hours=2), status="attended")
     bob_session = await make_session(db, personas.bob, at=utcnow() - timedelta(hours=2))
+    alice_upcoming = await make_session(db, personas.alice, at=utcnow() + timedelta(hours=20))
     alice_alert = await _alert(db, personas.alice, rule="B1", severity="medium")
     bob_alert = await _alert(db, personas.bob, rule="B1", severity="medium")
     async with db.reading() as session:
         codes = dict((await session.execute(select(User.login, User.code))).all())
     a, b = personas.alice.patient_code, personas.bob.patient_code
+    async with db.writing() as session:
+        grant = BreakGlassGrant(
+            clinic_id=personas.north_id,
+            clinician_id=personas.dave.user_id,
+            patient_id=personas.alice.patient_id,
+            reason="expired emergency access",
+            created_at=utcnow() - timedelta(hours=2),
+            expires_at=utcnow() - timedelta(hours=1),
+        )
+        session.add(grant)
     return {
         "-": {},
         A: {"code": a},
@@ -160,9 +186,11 @@ async def _objects(db, personas) -> dict[str, dict[str, str]]:
         "phq9": {"instrument": "phq9"},
         "alice_session": {"code": alice_session.code, "session_code": alice_session.code},
         "bob_session via alice": {"code": a, "session_code": bob_session.code},
+        "alice_upcoming": {"code": alice_upcoming.code},
         "dave_staff": {"code": codes[personas.dave.login]},
         "erin_staff": {"code": codes[personas.erin.login]},
         "alice_alert": {"code": alice_alert.code},
+        "dave_grant": {"code": grant.code},
         "bob_alert": {"code": bob_alert.code},
         "css": {"file_path": "css/app.css"},
         "bad device": {"code": "no-such-device"},

@@ -53,7 +53,7 @@ async def test_active_thoughts_raise_a_high_alert_with_outbox_rows(db, personas)
     assert (alert.source_kind, alert.source_code) == ("checkin", result.checkin.code)
     assert alert.response_due_at is not None and alert.response_due_at > alert.created_at
     assert [e.kind for e in await rows(db, AlertEvent)] == ["created"]
-    [message] = await rows(db, OutboxMessage)
+    [message] = [m for m in await rows(db, OutboxMessage) if m.channel == "push"]
     assert (message.kind, message.channel, message.status, message.recipient_id) == (
         "alert",
         "push",
@@ -75,7 +75,7 @@ async def test_repeated_finding_attaches_to_the_open_alert(db, personas):
     await record_checkin(db, user, checkin("active", mood=2), None)
     [alert] = await rows(db, Alert)
     assert [e.kind for e in await rows(db, AlertEvent)] == ["created", "finding_attached"]
-    assert await count(db, OutboxMessage) == 1  # attaching does not page again
+    assert await count(db, OutboxMessage) == 2  # push + e-mail; attaching does not page again
 
 
 async def test_a_worse_finding_raises_the_severity_and_reopens(db, personas):
