@@ -25,6 +25,7 @@ from benchmarks import (
     lighthouse,
     memory,
     questionnaire_latency,
+    rule_evaluation,
     today_latency,
     workspace_latency,
 )
@@ -35,6 +36,7 @@ MODULES = {
     "today_latency": (today_latency, [today_latency.NAME]),
     "memory": (memory, [memory.NAME]),
     "questionnaire_latency": (questionnaire_latency, [questionnaire_latency.NAME]),
+    "rule_evaluation": (rule_evaluation, rule_evaluation.NAMES),
     "lighthouse": (lighthouse, [lighthouse.NAME]),
     "workspace_latency": (workspace_latency, workspace_latency.NAMES),
     "delivery": (delivery, delivery.NAMES),

@@ -192,6 +192,24 @@ def client_factory(settings: Settings, db: Database) -> Any:
     return lambda: AppClient.open(create_app(settings))
 
 
+@pytest.fixture
+def push() -> Iterator[Any]:
+    """The local Web Push service (tests.fakes): verifies VAPID, decrypts payloads, scriptable."""
+    from tests.fakes import FakePushService
+
+    with FakePushService() as service:
+        yield service
+
+
+@pytest.fixture
+def sink() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) that keeps what it receives."""
+    from tests.fakes import SmtpSink
+
+    with SmtpSink() as server:
+        yield server
+
+
 def settings_with(settings: Settings, **web: Any) -> Settings:
     return replace(settings, web=replace(settings.web, **web))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
@@ -47,12 +46,6 @@ def vapid() -> Vapid02:
     key = Vapid02()
     key.generate_keys()
     return key
-
-
-@pytest.fixture
-def push() -> Iterator[FakePushService]:
-    with FakePushService() as service:
-        yield service
 
 
 def claims(**extra: Any) -> dict[str, Any]:

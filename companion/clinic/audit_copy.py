@@ -29,7 +29,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -325,18 +325,20 @@ async def verify_all(
                 echo(f"database chain, clinic {clinic_id}: ok ({chain.rows} rows)")
             else:
                 ok = False
-                echo(f"database chain, clinic {clinic_id}: BROKEN, first problem: {chain.problems[0]}")
-                for problem in chain.problems[1:20]:
-                    echo(f"  also: {problem}")
+                _echo_problems(echo, f"database chain, clinic {clinic_id}: BROKEN, first problem:", chain.problems)
         report = await verify_copy(session, directory, grace=grace)
     pending = f", {report.not_yet_copied} not yet copied" if report.not_yet_copied else ""
     if report.ok:
         echo(f"copy {directory}: matches the database ({report.rows_in_copy} lines{pending})")
     else:
         ok = False
-        echo(f"copy {directory}: MISMATCH, first: {report.problems[0]}")
-        for problem in report.problems[1:20]:
-            echo(f"  also: {problem}")
-        if len(report.problems) > 20:
-            echo(f"  ... and {len(report.problems) - 20} more")
+        _echo_problems(echo, f"copy {directory}: MISMATCH, first:", report.problems)
     return ok
+
+
+def _echo_problems(echo: Callable[[str], None], headline: str, problems: Sequence[str], shown: int = 20) -> None:
+    echo(f"{headline} {problems[0]}")
+    for problem in problems[1:shown]:
+        echo(f"  also: {problem}")
+    if len(problems) > shown:
+        echo(f"  ... and {len(problems) - shown} more")

@@ -226,9 +226,11 @@ async def break_glass_page(request: Request[Any, Any, Any], code: str = "") -> R
     return render(request, "pages/staff/break_glass.html", context)
 
 
-@get("/clinic/patients/{code:str}/break-glass", opt=access(Access.CLINICIAN), include_in_schema=False)
-async def reason_form(request: Request[Any, Any, Any], code: str) -> Response[Any] | Template:
-    staff = user_of(request)
+async def _patient_off_team(
+    request: Request[Any, Any, Any], staff: CurrentUser, code: str
+) -> tuple[Patient | None, int, Response[Any] | None]:
+    """(patient, grant minutes, None) for a same-clinic patient not on the clinician's team; a
+    redirect to the ordinary record for their own patient (nothing to record); 404 otherwise."""
     async with db_of(request).reading() as session:
         found = await clinic_patient(session, staff, code)
         minutes = await _minutes(request, session, staff.clinic_id)
@@ -236,21 +238,24 @@ async def reason_form(request: Request[Any, Any, Any], code: str) -> Response[An
         raise NotFoundException()
     patient, on_team = found
     if on_team:
-        return after_post(request, f"/clinic/patients/{patient.code}")
+        return None, minutes, after_post(request, f"/clinic/patients/{patient.code}")
+    return patient, minutes, None
+
+
+@get("/clinic/patients/{code:str}/break-glass", opt=access(Access.CLINICIAN), include_in_schema=False)
+async def reason_form(request: Request[Any, Any, Any], code: str) -> Response[Any] | Template:
+    patient, minutes, own = await _patient_off_team(request, user_of(request), code)
+    if patient is None:
+        return own  # type: ignore[return-value]
     return render(request, "pages/staff/break_glass_reason.html", _reason_context(patient.code, {}, {}, minutes))
 
 
 @post("/clinic/patients/{code:str}/break-glass", opt=access(Access.CLINICIAN), include_in_schema=False)
 async def open_break_glass(request: Request[Any, Any, Any], code: str) -> Response[Any] | Template:
     staff = user_of(request)
-    async with db_of(request).reading() as session:
-        found = await clinic_patient(session, staff, code)
-        minutes = await _minutes(request, session, staff.clinic_id)
-    if found is None:
-        raise NotFoundException()
-    patient, on_team = found
-    if on_team:  # their own patient: no emergency access needed, nothing recorded
-        return after_post(request, f"/clinic/patients/{patient.code}")
+    patient, minutes, own = await _patient_off_team(request, staff, code)
+    if patient is None:
+        return own  # type: ignore[return-value]
     form = FormData.from_multidict(await request.form())
     form.reject_unknown(("reason",))
     reason = " ".join(form.text("reason", REASON_MAX, required=True, label="the reason for emergency access").split())

@@ -260,7 +260,7 @@ async def _emergency_record(
         patient_id=patient.id,
         why=break_glass.why_of(grant.reason),
     )
-    return render(request, "pages/staff/break_glass_record.html", context)
+    return render(request, "pages/staff/patient.html", context)
 
 
 async def _record_context(
@@ -296,6 +296,7 @@ async def _record_context(
         or {"values": {"route": plan_values["route"], "phase": plan_values["phase"]}, "errors": {}},
         "plan_form": plan_form or {"values": plan_values, "errors": {}},
         "saved": request.query_params.get("saved"),
+        "grant": None,  # break-glass: the read-only record sets it
     }
 
 

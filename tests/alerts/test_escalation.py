@@ -3,10 +3,8 @@ admins, then everyone again; acknowledging stops the chain; each step is an even
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from companion.accounts.models import Clinic, User
@@ -16,14 +14,7 @@ from companion.alerts.models import Alert, AlertEvent
 from companion.alerts.service import acknowledge
 from companion.notify.models import OutboxMessage
 from companion.notify.service import set_preferences
-from tests.fakes import FakePushService
 from tests.notify.helpers import FORBIDDEN, Clock, add_subscription, all_rows, as_user, close, make_sender, wired
-
-
-@pytest.fixture
-def push() -> Iterator[FakePushService]:
-    with FakePushService() as service:
-        yield service
 
 
 async def backup(db, clinic_id: int, *people) -> None:

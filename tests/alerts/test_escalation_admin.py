@@ -30,6 +30,8 @@ def settings_form(*, targets: dict[str, tuple[int, str]] | None = None, **fields
         ("region", "US"),
         ("phone", "+1 555 0100"),
         ("fading_threshold_percent", "40"),
+        ("interval_phq9", "7"),
+        ("interval_gad7", "14"),
     ]
     form += [(f"rule_{spec.rule_id}", "on") for spec in RULE_SPECS]
     form += [(f"threshold_{name}", str(getattr(defaults, name))) for name in THRESHOLD_LIMITS]

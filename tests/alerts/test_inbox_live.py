@@ -38,16 +38,22 @@ async def _alert_statements(app, client, url: str) -> int:
     return len([s for s in seen if re.search(r"\b(alert|alert_event|outbox_message)\b", s)])
 
 
-async def test_an_alert_no_notification_reached_is_marked_on_the_inbox_and_detail(client, app, db, settings, personas):
-    # Carol has no device and e-mail off: every notification about the alert fails.
+async def _alert_nobody_could_be_told(db, settings, personas) -> Alert:
+    """Alice presses "I need help now" while carol has no device and e-mail off; the sender runs,
+    so every notification about the alert has failed."""
     await set_preferences(db, as_user(personas.carol), push=True, email=False)
     await press_help(db, as_user(personas.alice))
-    [undelivered] = await all_rows(db, Alert)
+    [alert] = await all_rows(db, Alert)
     sender = make_sender(db, wired(settings), Clock())
     try:
         await sender.drain()
     finally:
         await close(sender)
+    return alert
+
+
+async def test_an_alert_no_notification_reached_is_marked_on_the_inbox_and_detail(client, app, db, settings, personas):
+    undelivered = await _alert_nobody_could_be_told(db, settings, personas)
     await client.login(personas.carol)
     inbox = await client.get("/clinic/alerts")
     assert inbox.status_code == 200
@@ -73,14 +79,7 @@ async def test_an_alert_no_notification_reached_is_marked_on_the_inbox_and_detai
 
 
 async def test_acknowledging_turns_the_marker_into_a_plain_note(client, db, settings, personas):
-    await set_preferences(db, as_user(personas.carol), push=True, email=False)
-    await press_help(db, as_user(personas.alice))
-    [alert] = await all_rows(db, Alert)
-    sender = make_sender(db, wired(settings), Clock())
-    try:
-        await sender.drain()
-    finally:
-        await close(sender)
+    alert = await _alert_nobody_could_be_told(db, settings, personas)
     await client.login(personas.carol)
     done = await client.post_form(f"/clinic/alerts/{alert.code}/acknowledge", {}, htmx=True)
     text = html.unescape(done.text)

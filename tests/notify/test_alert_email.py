@@ -3,31 +3,14 @@ own transaction (issue 4 items 3 and 8), not invented later by the sender."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from companion.alerts.models import Alert, AlertEvent
 from companion.notify.delivery_models import Delivery
 from companion.notify.models import OutboxMessage
 from companion.notify.sender import undelivered_alerts
 from companion.notify.service import set_preferences
-from tests.fakes import FakePushService, SmtpSink
 from tests.notify.helpers import FORBIDDEN, Clock, add_subscription, all_rows, as_user, close, make_sender, wired
 
 RISKY = {"mood": "1", "anxiety": "9", "energy": "1", "safety": "active", "note": "secret-note about my mood"}
-
-
-@pytest.fixture
-def push() -> Iterator[FakePushService]:
-    with FakePushService() as service:
-        yield service
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 async def risky_checkin(client, personas) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +14,7 @@ from companion.notify.delivery_models import Delivery, PushSubscription
 from companion.notify.models import OutboxMessage
 from companion.notify.sender import claim, undelivered_alerts
 from companion.notify.service import set_preferences
-from tests.fakes import HANG, FakePushService, Reply, SmtpSink, throttled
+from tests.fakes import HANG, Reply, throttled
 from tests.notify.helpers import (
     FORBIDDEN,
     Clock,
@@ -26,18 +25,6 @@ from tests.notify.helpers import (
     make_sender,
     wired,
 )
-
-
-@pytest.fixture
-def push() -> Iterator[FakePushService]:
-    with FakePushService() as service:
-        yield service
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 async def help_alert(db, personas) -> Alert:

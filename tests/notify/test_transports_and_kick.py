@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
@@ -18,20 +17,7 @@ from companion.notify.transports import TransportError
 from companion.notify.webpush import retry_after_seconds
 from companion.reminders.service import sweep_reminders
 from companion.settings import EmailSettings, SettingsError, load_settings
-from tests.fakes import FakePushService, SmtpSink
 from tests.notify.helpers import FORBIDDEN, Clock, add_subscription, as_user, close, make_sender, wired
-
-
-@pytest.fixture
-def push() -> Iterator[FakePushService]:
-    with FakePushService() as service:
-        yield service
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 @pytest.mark.parametrize(

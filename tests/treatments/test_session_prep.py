@@ -205,30 +205,24 @@ async def test_today_page_costs_at_most_one_query_more(client, app, personas, db
     assert await count() == 1
 
 
+async def add_prep(db, treatment, by, *, bp, **answers) -> None:
+    """The patient's checklist answers for ``treatment``: all fine unless ``answers`` say otherwise."""
+    fields = {"fasting_ok": True, "ride_home": True, "medication_changes": False} | answers
+    async with db.writing() as session:
+        session.add(
+            SessionPrep(clinic_id=treatment.clinic_id, patient_id=treatment.patient_id,
+                        treatment_session_id=treatment.id, bp_systolic=bp[0], bp_diastolic=bp[1],
+                        answered_by_id=by.user_id, **fields)
+        )
+
+
 async def test_readiness_for_sessions(personas, db):
     answered = await make_session(db, personas.alice, at=utcnow() + timedelta(hours=2))
     high = await make_session(db, personas.alice, at=utcnow() + timedelta(hours=3))
     unanswered = await make_session(db, personas.bob, at=utcnow() + timedelta(hours=4))
-    async with db.writing() as session:
-        for treatment, fasting, ride, changes, bp in (
-            (answered, True, True, False, (130, 85)),
-            (high, False, False, True, (150, 85)),
-        ):
-            session.add(
-                SessionPrep(
-                    clinic_id=treatment.clinic_id,
-                    patient_id=treatment.patient_id,
-                    treatment_session_id=treatment.id,
-                    fasting_ok=fasting,
-                    ride_home=ride,
-                    medication_changes=changes,
-                    medication_note="new statin" if changes else "",
-                    bp_systolic=bp[0],
-                    bp_diastolic=bp[1],
-                    nasal_spray="on_time",
-                    answered_by_id=personas.alice.user_id,
-                )
-            )
+    await add_prep(db, answered, personas.alice, bp=(130, 85), nasal_spray="on_time")
+    await add_prep(db, high, personas.alice, fasting_ok=False, ride_home=False, medication_changes=True,
+                   medication_note="new statin", bp=(150, 85), nasal_spray="on_time")
     statements: list[str] = []
     async with db.reading() as session:
         engine = session.bind.sync_engine  # type: ignore[union-attr]
@@ -261,20 +255,7 @@ async def test_readiness_uses_the_clinic_hold_threshold(personas, db):
         clinic = await session.get_one(Clinic, personas.north_id)
         clinic.settings = {"risk": {"thresholds": {"bp_hold_systolic": 160}}}
     treatment = await make_session(db, personas.alice, at=utcnow() + timedelta(hours=2))
-    async with db.writing() as session:
-        session.add(
-            SessionPrep(
-                clinic_id=treatment.clinic_id,
-                patient_id=treatment.patient_id,
-                treatment_session_id=treatment.id,
-                fasting_ok=True,
-                ride_home=True,
-                medication_changes=False,
-                bp_systolic=150,
-                bp_diastolic=85,
-                answered_by_id=personas.alice.user_id,
-            )
-        )
+    await add_prep(db, treatment, personas.alice, bp=(150, 85))
     async with db.reading() as session:
         found = await readiness_for_sessions(session, [treatment.id])
     assert not found[treatment.id].bp_high
