@@ -58,6 +58,10 @@ class SweepResult:
         )
 
 
+SCHEDULE_BATCH = 50  # patients given their schedules per write transaction
+SCHEDULE_ROUNDS = 100  # per sweep; the next sweep goes on from there
+
+
 def default_time(kind: str, patient: Patient) -> time:
     return SIDE_EFFECT_TIME if kind == ReminderKind.SIDE_EFFECTS else patient.reminder_time
 
@@ -79,8 +83,12 @@ async def sweep_reminders(
 ) -> SweepResult:
     """Run one sweep at ``now``; returns what it recorded."""
     now = now or utcnow()
+    for _round in range(SCHEDULE_ROUNDS):  # small transactions: SQLite's one write lock is never held long
+        async with db.writing() as session:
+            created = await _create_missing(session, now, SCHEDULE_BATCH)
+        if created < SCHEDULE_BATCH:
+            break
     async with db.writing() as session:
-        await _create_missing(session, now)
         await _follow_zone_changes(session, now)
     total = SweepResult()
     while True:
@@ -97,17 +105,20 @@ async def sweep_reminders(
 # --- Schedules ---------------------------------------------------------------------------------------
 
 
-async def _create_missing(session: AsyncSession, now: datetime) -> None:
+async def _create_missing(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Schedules for up to ``limit`` activated patients who lack some; how many patients it served."""
     missing = (
         select(Patient)
         .where(
             Patient.activated_at.is_not(None),
             select(func.count()).where(ReminderSchedule.patient_id == Patient.id).scalar_subquery() < len(ReminderKind),
         )
-        .limit(1000)
+        .limit(limit)
     )
-    for patient in (await session.execute(missing)).scalars():
+    patients = list((await session.execute(missing)).scalars())
+    for patient in patients:
         await _insert_schedules(session, patient, now)
+    return len(patients)
 
 
 async def _insert_schedules(session: AsyncSession, patient: Patient, now: datetime) -> None:

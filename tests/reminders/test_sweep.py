@@ -334,3 +334,42 @@ async def test_questionnaire_reminder_only_when_one_is_due(db, personas):
         (9, "sent", "")
     ]
     assert len(await messages_for(db, "questionnaire")) == 3
+
+
+async def test_schedules_for_many_patients_come_in_small_transactions(db, personas):
+    """A clinic imported at once: every activated patient gets every schedule in one sweep, in
+    transactions of at most SCHEDULE_BATCH patients (SQLite's single write lock stays short)."""
+    from sqlalchemy import event, func
+
+    from companion.accounts.models import Clinic
+    from companion.reminders.models import ReminderKind
+    from companion.reminders.service import SCHEDULE_BATCH
+    from tests.factories import make_patient
+
+    async with db.reading() as session:
+        north = await session.get_one(Clinic, personas.north_id)
+    for index in range(SCHEDULE_BATCH + 7):
+        await make_patient(db, north, f"many{index}@x.example", f"Many {index}", [personas.carol])
+    per_transaction: list[int] = [0]  # schedule inserts in each committed transaction
+
+    def count_insert(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO REMINDER_SCHEDULE"):
+            per_transaction[-1] += 1
+
+    def next_transaction(_connection) -> None:
+        per_transaction.append(0)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count_insert)
+    event.listen(engine, "commit", next_transaction)
+    try:
+        await sweep_reminders(db, datetime.now(UTC))
+    finally:
+        event.remove(engine, "before_cursor_execute", count_insert)
+        event.remove(engine, "commit", next_transaction)
+    async with db.reading() as session:
+        patients = (await session.execute(select(func.count()).select_from(Patient))).scalar_one()
+        schedules = (await session.execute(select(func.count()).select_from(ReminderSchedule))).scalar_one()
+    assert schedules == patients * len(ReminderKind)
+    filled = [n for n in per_transaction if n]
+    assert len(filled) >= 2 and max(filled) <= SCHEDULE_BATCH * len(ReminderKind)
