@@ -25,7 +25,7 @@ from companion.db import utcnow
 from companion.journal.models import JournalEntry
 from companion.questionnaires.models import QuestionnaireResponse
 from companion.risk.findings import Severity
-from companion.treatments.models import SessionReflection
+from companion.treatments.models import SessionPrep, SessionReflection
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.render import db_of, render, user_of, wants_fragment
@@ -42,6 +42,7 @@ SOURCE_MODELS: dict[str, Any] = {
     "reflection": SessionReflection,
     "questionnaire": QuestionnaireResponse,
     "help": HelpPress,
+    "prep": SessionPrep,
 }
 
 

@@ -34,6 +34,7 @@ from companion.risk.facts import (
     HelpRequest,
     History,
     QuestionnaireFacts,
+    SessionPrepFacts,
 )
 from companion.risk.findings import Finding
 from companion.risk.rule_settings import ClinicRuleSettings, RuleSettingsError
@@ -49,7 +50,7 @@ SCORERS = {"phq9": score_phq9, "gad7": score_gad7, "asq": score_asq, "cssrs": sc
 @dataclass(frozen=True)
 class EntryEvent:
     """What was just written: its kind ("checkin", "journal", "reflection", "questionnaire",
-    "help"), patient and row."""
+    "help", "prep"), patient and row."""
 
     kind: str
     clinic_id: int
@@ -119,6 +120,9 @@ async def _facts(session: AsyncSession, event: EntryEvent) -> tuple[Entry, Histo
         return FreeTextFacts(text=row.body or "", shared=bool(row.shared)), None
     if event.kind == "help":
         return HelpRequest(), None
+    if event.kind == "prep":  # the pre-session checklist: its blood pressure (C2, C3)
+        answered_on = row.answered_at.date()  # no rule given a checklist reads the day
+        return SessionPrepFacts(answered_on, bp_systolic=row.bp_systolic, bp_diastolic=row.bp_diastolic), None
     raise ValueError(f"unknown entry kind {event.kind!r}")
 
 

@@ -167,7 +167,32 @@ class HelpRequest:
     source: str = "button"
 
 
-Entry = CheckInFacts | QuestionnaireFacts | FreeTextFacts | HelpRequest
+@dataclass(frozen=True)
+class SessionPrepFacts:
+    """A pre-session checklist: its home blood pressure is a pre-session reading (C2, C3)."""
+
+    answered_on: date
+    bp_systolic: int | None = None
+    bp_diastolic: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("bp_systolic", "bp_diastolic"):
+            _check_scale(name, getattr(self, name), 20, 350)
+
+    def as_reading(self) -> CheckInFacts:
+        """The reading as the blood-pressure rules see a check-in's. Those rules read only the
+        reading, symptoms, side effects and ``pre_session``; the checklist asks no mood, so the
+        scales keep neutral values that no rule given this reading looks at."""
+        return CheckInFacts(
+            local_date=self.answered_on,
+            mood=5,
+            bp_systolic=self.bp_systolic,
+            bp_diastolic=self.bp_diastolic,
+            pre_session=True,
+        )
+
+
+Entry = CheckInFacts | QuestionnaireFacts | FreeTextFacts | HelpRequest | SessionPrepFacts
 
 
 @dataclass(frozen=True)

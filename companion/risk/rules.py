@@ -44,11 +44,12 @@ from companion.risk.facts import (
     History,
     QuestionnaireFacts,
     SafetyAnswer,
+    SessionPrepFacts,
 )
 from companion.risk.findings import Finding, Severity
 from companion.risk.findings import finding_for as _finding
 from companion.risk.rule_settings import ClinicRuleSettings, RuleSettingsError
-from companion.risk.rules_physical import PHYSICAL_RULES
+from companion.risk.rules_physical import PHYSICAL_RULES, PREP_RULES
 from companion.risk.screening import screen_text
 
 __all__ = [
@@ -363,6 +364,8 @@ def rules_for(entry: Entry) -> tuple[Rule, ...]:
         return FREE_TEXT_RULES
     if isinstance(entry, HelpRequest):
         return HELP_RULES
+    if isinstance(entry, SessionPrepFacts):
+        return PREP_RULES
     raise TypeError(f"not a rule entry: {type(entry).__name__}")
 
 

@@ -5,7 +5,7 @@ Each function takes (check-in facts, history, clinic settings) and returns a Fin
 
 from __future__ import annotations
 
-from companion.risk.facts import C1_SYMPTOMS, C4_SYMPTOMS, CheckInFacts, History
+from companion.risk.facts import C1_SYMPTOMS, C4_SYMPTOMS, CheckInFacts, History, SessionPrepFacts
 from companion.risk.findings import Finding, Severity
 from companion.risk.findings import finding_for as _finding
 from companion.risk.rule_settings import ClinicRuleSettings
@@ -187,6 +187,18 @@ def c12_common_effects(entry: CheckInFacts, history: History, settings: ClinicRu
         effects.discard("blurred_vision")  # persisting vision change is C5's
     return _finding("C12", f"Common effects: {_listed(effects)}.") if effects else None
 
+
+# The pre-session checklist's blood pressure, judged as a pre-session home reading. Without symptom
+# questions on the checklist, C1 cannot apply; a crisis-range reading is C2 (re-check not recorded).
+def prep_bp_crisis(entry: SessionPrepFacts, history: History, settings: ClinicRuleSettings) -> Finding | None:
+    return c2_bp_crisis_no_symptoms(entry.as_reading(), history, settings)
+
+
+def prep_bp_above_hold(entry: SessionPrepFacts, history: History, settings: ClinicRuleSettings) -> Finding | None:
+    return c3_pre_session_bp(entry.as_reading(), history, settings)
+
+
+PREP_RULES = (prep_bp_crisis, prep_bp_above_hold)
 
 PHYSICAL_RULES = (
     c1_emergency_symptoms,

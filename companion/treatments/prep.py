@@ -29,7 +29,7 @@ from companion.accounts.auth import CurrentUser
 from companion.accounts.models import Clinic
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
-from companion.risk.evaluation import rule_settings_for
+from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry, reassess, rule_settings_for
 from companion.treatments.models import NasalSpray, Route, SessionPrep, SessionStatus, TreatmentSession
 
 FOOD_HOURS_LIMITS = (0, 24)
@@ -116,7 +116,13 @@ class PrepInput:
 @dataclass(frozen=True)
 class PrepResult:
     prep: SessionPrep
+    risk: RiskOutcome
     replayed: bool = False
+
+    @property
+    def bp_finding(self) -> str | None:
+        """"C2" or "C3" when the checklist's blood pressure needs the patient to act."""
+        return next((f.rule_id for f in self.risk.findings if f.rule_id in ("C2", "C3")), None)
 
 
 async def prep_for_session(session: AsyncSession, treatment_id: int) -> SessionPrep | None:
@@ -144,7 +150,8 @@ async def record_prep(
         if key is not None and (seen := await idempotency.find_replay(session, key)):
             found = await session.execute(select(SessionPrep).where(SessionPrep.code == seen.resource_code))
             row = found.scalar_one()
-            return PrepResult(row, replayed=True)
+            again = await reassess(session, EntryEvent("prep", row.clinic_id, row.patient_id, row))
+            return PrepResult(row, again, replayed=True)
         treatment = (
             await session.execute(
                 select(TreatmentSession).where(
@@ -169,9 +176,11 @@ async def record_prep(
         row.answered_by_id = user.id
         row.answered_at = utcnow()
         await session.flush()
+        # Its blood pressure is a pre-session reading: judged in this transaction (C2, C3).
+        outcome = await evaluate_entry(session, EntryEvent("prep", row.clinic_id, row.patient_id, row))
         if key is not None:
             await idempotency.remember(session, key, row.code)
-        return PrepResult(row)
+        return PrepResult(row, outcome)
 
     return await idempotency.run_write(db, work)
 

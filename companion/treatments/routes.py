@@ -200,7 +200,8 @@ async def submit_prep(request: Request[Any, Any, Any], code: str) -> Response[An
     result = await prep.record_prep(db_of(request), user, code, context["zone"], data, key)
     if result is None:
         raise NotFoundException()
-    return after_post(request, "/sessions?saved=prep")
+    bp = f"&bp={result.bp_finding}" if result.bp_finding else ""
+    return after_post(request, f"/sessions?saved=prep{bp}")
 
 
 handlers = [sessions_page, reflection_page, submit_reflection, prep_page, submit_prep]

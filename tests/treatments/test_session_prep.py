@@ -337,3 +337,34 @@ async def test_dashboard_shows_checklist_readiness(client_factory, personas, db)
     section = html[html.index('id="today-title"') : html.index('id="all-title"')]
     assert "Bob Patient" in section and "Pre-session checklist not answered" in section
     assert "Alice Patient" not in section
+
+
+async def test_checklist_blood_pressure_is_judged_as_a_pre_session_reading(client_factory, personas, db):
+    """Above the hold threshold: C3 (Low) and the patient is told to mention it; crisis range: C2
+    (High) with what to do; the alert's detail shows the checklist. Evaluated in the entry's
+    transaction like every entry."""
+    from companion.alerts.models import Alert
+
+    treatment = await make_session(db, personas.alice, at=utcnow() + timedelta(hours=20))
+    url = f"/sessions/{treatment.code}/prep"
+    async with client_factory() as alice:
+        await alice.login(personas.alice)
+        calm = await alice.post_form(url, GOOD | {"idempotency_key": await alice.form_key(url)})
+        assert calm.headers["location"] == "/sessions?saved=prep"
+        raised = GOOD | {"bp_systolic": "152", "bp_diastolic": "88"}
+        above = await alice.post_form(url, raised | {"idempotency_key": await alice.form_key(url)})
+        assert above.headers["location"] == "/sessions?saved=prep&bp=C3"
+        page = await alice.get(above.headers["location"])
+        assert "tell the clinic when you arrive" in page.text
+        crisis = GOOD | {"bp_systolic": "186", "bp_diastolic": "112"}
+        high = await alice.post_form(url, crisis | {"idempotency_key": await alice.form_key(url)})
+        assert high.headers["location"] == "/sessions?saved=prep&bp=C2"
+        assert "Rest for 5 minutes and measure it again" in (await alice.get(high.headers["location"])).text
+    async with db.reading() as session:
+        alerts = list((await session.execute(select(Alert).order_by(Alert.id))).scalars())
+    assert [(a.rule_id, a.severity, a.source_kind) for a in alerts] == [("C3", "low", "prep"), ("C2", "high", "prep")]
+    async with client_factory() as carol:
+        await carol.login(personas.carol)
+        detail = await carol.get(f"/clinic/alerts/{alerts[1].code}")
+        assert detail.status_code == 200 and "Pre-session checklist answered" in detail.text
+        assert "home BP 186/112" in detail.text
