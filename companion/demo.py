@@ -5,8 +5,11 @@ seed always gives the same moods, sessions and notes - and only then written as 
 patient draws from their own generator (seeded with the run seed and their login), so adding or
 reordering patients does not change anyone else's history.
 
-Nothing here goes through the services (no idempotency keys, no alert rules): the rows are what
-those services would have stored, written in three batched transactions to stay fast.
+The history does not go through the services (no idempotency keys, no alert rules): the rows are
+what those services would have stored, written in a few batched transactions to stay fast. Weekly
+PHQ-9s (from the enrolment baseline on) and fortnightly GAD-7s follow each patient's planned moods.
+Then, as the last step, two entries are made "now" through the real entry services, so the
+triage dashboard and the alert inbox open with live alerts raised by the rules themselves.
 """
 
 from __future__ import annotations
@@ -18,19 +21,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from statistics import fmean
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.accounts.auth import CurrentUser
 from companion.accounts.invitations import CONSENT_PURPOSE, CONSENT_TEXT_VERSION
 from companion.accounts.models import CareTeamMember, Clinic, Consent, Patient, Role, User
 from companion.accounts.passwords import hash_password
+from companion.checkins.forms import CheckInInput
 from companion.checkins.models import CheckIn, CheckInSideEffect, SafetyAnswer
+from companion.checkins.service import record_checkin
 from companion.clinic.models import TreatmentPlan
 from companion.db import Database, utcnow
 from companion.journal.models import JournalEntry
+from companion.questionnaires.instruments import GAD7, PHQ9, Instrument
+from companion.questionnaires.models import QuestionnaireResponse
+from companion.questionnaires.service import record_response, scored_fields
 from companion.treatments.models import (
     NasalSpray,
     Phase,
@@ -485,6 +495,9 @@ async def build_demo(db: Database, *, today: date | None = None, seed: int = 7) 
         await _write_sessions_and_journal(session, clinic_id, staff_ids, plans, patients)
     async with db.writing() as session:
         await _write_plans_and_preps(session, clinic_id, staff_ids, plans, patients, as_of)
+    async with db.writing() as session:
+        session.add_all(_questionnaire_rows(clinic_id, plans, patients))
+    await _live_entries(db, clinic_id, plans, patients)
 
     logins = [DemoLogin(s.role.value, s.name, s.login) for s in STAFF]
     logins += [DemoLogin(Role.PATIENT.value, p.spec.name, p.spec.login) for p in plans]
@@ -737,6 +750,93 @@ async def _write_plans_and_preps(
             prep = _prep_row(p.spec, rng, row, ids, as_of)
             if prep is not None:
                 session.add(prep)
+
+
+def _questionnaire_rows(clinic_id: int, plans: list[PatientPlan], patients: dict[str, _PatientIds]) -> list[Any]:
+    """A PHQ-9 every 7 days from the first check-in (the baseline, before the first session) and a
+    GAD-7 every 14, each from the week's planned moods, anxiety and safety answers."""
+    rows: list[Any] = []
+    for p in plans:
+        if not p.checkins:
+            continue
+        ids, rng = patients[p.spec.login], random.Random(f"questionnaires:{p.spec.login}")
+        for week, taken in enumerate(_weekly_times(p)):
+            days = [c for c in p.checkins if taken - timedelta(days=7) < c.created_at <= taken] or p.checkins[:1]
+            mood, anxiety = fmean(c.mood for c in days), fmean(c.anxiety for c in days)
+            thoughts = any(c.safety != SafetyAnswer.NONE for c in days)
+            phq9 = _answers(round((10 - mood) * 2.3 + rng.gauss(0, 1.5)), 8, rng) | {"q9": int(thoughts)}
+            phq9["difficulty"] = min(3, _phq9_total(phq9) // 7)
+            rows.append(_response_row(clinic_id, ids, PHQ9, phq9, taken))
+            if week % 2 == 0:
+                gad7 = _answers(round(anxiety * 1.8 + rng.gauss(0, 1.5)), 7, rng)
+                rows.append(_response_row(clinic_id, ids, GAD7, gad7, taken + timedelta(minutes=4)))
+    return rows
+
+
+def _weekly_times(p: PatientPlan) -> list[datetime]:
+    first = p.checkins[0].created_at + timedelta(minutes=3)  # at enrolment, before the first session
+    last = p.checkins[-1].created_at
+    return [first + timedelta(days=7 * n) for n in range(int((last - first).days // 7) + 1)]
+
+
+def _answers(total: int, items: int, rng: random.Random) -> dict[str, int | None]:
+    """Item answers 0-3 for q1..q{items} adding up to ``total`` (clamped to what the items allow)."""
+    answers = dict.fromkeys(range(1, items + 1), 0)
+    for _ in range(_clamp(total, 0, 3 * items)):
+        answers[rng.choice([item for item, value in answers.items() if value < 3])] += 1
+    return {f"q{item}": value for item, value in answers.items()}
+
+
+def _phq9_total(answers: dict[str, int | None]) -> int:
+    return sum(value or 0 for key, value in answers.items() if key.startswith("q"))
+
+
+def _response_row(
+    clinic_id: int, ids: _PatientIds, instrument: Instrument, answers: dict[str, int | None], taken: datetime
+) -> QuestionnaireResponse:
+    return QuestionnaireResponse(
+        clinic_id=clinic_id,
+        patient_id=ids.patient_id,
+        instrument=instrument.key,
+        instrument_version=instrument.version,
+        answers=answers,
+        local_date=taken.astimezone(ZoneInfo(TIMEZONE)).date(),
+        timezone=TIMEZONE,
+        created_by_id=ids.user_id,
+        created_at=taken,
+        **scored_fields(instrument, answers),
+    )
+
+
+# Made "now" through the entry services: what the rules raise from them is what staff see first.
+LIVE_CHECKIN = ("grace@demo.patient", CheckInInput(mood=2, anxiety=8, energy=2, safety="passive", note=""))
+LIVE_PHQ9 = "chloe@demo.patient"
+
+
+async def _live_entries(
+    db: Database, clinic_id: int, plans: list[PatientPlan], patients: dict[str, _PatientIds]
+) -> None:
+    by_login = {p.spec.login: p for p in plans}
+    login, checkin = LIVE_CHECKIN
+    if login in by_login:
+        await record_checkin(db, _as_patient(clinic_id, by_login[login], patients[login]), checkin, None)
+    if LIVE_PHQ9 in by_login:
+        answers: dict[str, int | None] = {f"q{i}": 2 for i in range(1, 9)} | {"q9": 1, "difficulty": 2}
+        user = _as_patient(clinic_id, by_login[LIVE_PHQ9], patients[LIVE_PHQ9])
+        await record_response(db, user, PHQ9, answers, None, None)
+
+
+def _as_patient(clinic_id: int, plan: PatientPlan, ids: _PatientIds) -> CurrentUser:
+    return CurrentUser(
+        id=ids.user_id,
+        code="demo",
+        clinic_id=clinic_id,
+        role=Role.PATIENT,
+        name=plan.spec.name,
+        patient_id=ids.patient_id,
+        patient_code=None,
+        session_id=0,
+    )
 
 
 def _prep_row(

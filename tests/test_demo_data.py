@@ -12,11 +12,13 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from companion.accounts.models import CareTeamMember, Clinic, Consent, Patient, Role, User
+from companion.alerts.models import Alert
 from companion.checkins.models import CheckIn
 from companion.db import Database
 from companion.demo import DemoClinic, build_demo, plan_histories
 from companion.journal.models import JournalEntry
 from companion.models import metadata
+from companion.questionnaires.models import QuestionnaireResponse
 from companion.settings import DatabaseSettings
 from companion.treatments.models import Phase, Route, SessionReflection, SessionStatus, TreatmentSession
 
@@ -47,6 +49,8 @@ def build(tmp_path) -> tuple[DemoClinic, dict]:
                         TreatmentSession,
                         SessionReflection,
                         JournalEntry,
+                        QuestionnaireResponse,
+                        Alert,
                     )
                 }
                 rows["side_effect_count"] = await session.scalar(
@@ -69,6 +73,28 @@ def test_demo_clinic(tmp_path):
     _check_sessions(rows, patients)
     _check_trajectories(rows, patients, users_by_id)
     _check_journal(rows)
+    _check_questionnaires_and_live_alerts(rows, patients, users_by_id)
+
+
+def _check_questionnaires_and_live_alerts(rows: dict, patients: list, users_by_id: dict) -> None:
+    """Weekly PHQ-9 from a baseline before the first session, fortnightly GAD-7, all scored; and
+    the two entries made through the services raise open alerts from the rules themselves."""
+    responses = rows["QuestionnaireResponse"]
+    first_session = {}
+    for s in rows["TreatmentSession"]:
+        first_session[s.patient_id] = min(first_session.get(s.patient_id, s.scheduled_at), s.scheduled_at)
+    for patient in patients:
+        phq9 = sorted((r for r in responses if r.patient_id == patient.id and r.instrument == "phq9"),
+                      key=lambda r: r.created_at)
+        gad7 = [r for r in responses if r.patient_id == patient.id and r.instrument == "gad7"]
+        assert len(phq9) >= 10 and len(gad7) >= 5
+        assert phq9[0].created_at < first_session[patient.id]  # a baseline before the first dose
+        assert all(r.complete and r.total is not None and 0 <= r.total <= 27 for r in phq9)
+    by_login = {users_by_id[p.user_id].login: p.id for p in patients}
+    live = {(a.patient_id, a.rule_id, a.source_kind, a.status) for a in rows["Alert"]}
+    assert any(pid == by_login["grace@demo.patient"] and kind == "checkin" and status == "open"
+               for pid, _rule, kind, status in live)
+    assert (by_login["chloe@demo.patient"], "A3", "questionnaire", "open") in live
 
 
 def _check_accounts(demo: DemoClinic, rows: dict, users_by_id: dict) -> None:
