@@ -108,13 +108,13 @@ async def evaluate_entry(session: AsyncSession, event: EntryEvent) -> RiskOutcom
 async def _facts(session: AsyncSession, event: EntryEvent) -> tuple[Entry, History | None]:
     row = event.entry
     if event.kind == "checkin":
-        history, last_session = await _history(session, event.patient_id, row.created_at, row.local_date, row.id)
+        history, last_session = await _history(session, event.patient_id, row.created_at, row.local_date)
         hours = (row.created_at - last_session).total_seconds() / 3600 if last_session else None
         if "side_effects" in inspect(row).unloaded:  # built without its collection: load it here, not lazily
             await session.refresh(row, ["side_effects"])
         return _checkin_facts(row, hours), history
     if event.kind == "questionnaire":
-        history, _ = await _history(session, event.patient_id, row.created_at, row.local_date, None, row.id)
+        history, _ = await _history(session, event.patient_id, row.created_at, row.local_date, row.id)
         return _questionnaire_facts(row), history
     if event.kind in ("journal", "reflection"):
         return FreeTextFacts(text=row.body or "", shared=bool(row.shared)), None
@@ -168,12 +168,11 @@ async def _history(
     patient_id: int,
     at: datetime,
     local_day: date,
-    checkin_id: int | None,
     response_id: int | None = None,
 ) -> tuple[History, datetime | None]:
     """The patient's recent history in two small queries (check-ins with their side effects; one
     row of session and score aggregates), and when their latest session before ``at`` started."""
-    moods, effects = await _recent_checkins(session, patient_id, local_day, checkin_id)
+    moods, effects = await _recent_checkins(session, patient_id, local_day)
     course = await _course(session, patient_id, at, response_id)
     previous_day = max(moods, default=None)
     driving = sum(1 for day_effects in effects.values() if day_effects.get("drove_after_session", 0) > 0)
@@ -192,27 +191,32 @@ async def _history(
     return history, course.last_session_at
 
 
-async def _recent_checkins(
-    session: AsyncSession, patient_id: int, local_day: date, exclude: int | None
-) -> tuple[dict[date, int], dict[date, dict[str, int]]]:
-    """Mood and side effects of each earlier day's latest revision in the window, in one query
-    of plain columns (no ORM objects: this runs inside every check-in's transaction)."""
-    query = (
+@cache
+def _recent_checkins_query() -> Select[Any]:
+    """Built once (statement construction costs more than running it); parameters ``patient_id``,
+    ``since`` and ``before``."""
+    return (
         select(CheckIn.id, CheckIn.local_date, CheckIn.mood, CheckInSideEffect.effect, CheckInSideEffect.severity)
         .outerjoin(CheckInSideEffect, CheckInSideEffect.checkin_id == CheckIn.id)
         .where(
-            CheckIn.patient_id == patient_id,
-            CheckIn.local_date >= local_day - timedelta(days=HISTORY_DAYS),
-            CheckIn.local_date < local_day,
+            CheckIn.patient_id == bindparam("patient_id"),
+            CheckIn.local_date >= bindparam("since"),
+            CheckIn.local_date < bindparam("before"),
         )
+        .order_by(CheckIn.local_date, CheckIn.revision)
     )
-    if exclude is not None:
-        query = query.where(CheckIn.id != exclude)
+
+
+async def _recent_checkins(
+    session: AsyncSession, patient_id: int, local_day: date
+) -> tuple[dict[date, int], dict[date, dict[str, int]]]:
+    """Mood and side effects of each earlier day's latest revision in the window, in one query
+    of plain columns (no ORM objects: this runs inside every check-in's transaction). The entry's
+    own day is outside the window, so a check-in being written never counts as its own history."""
+    params = {"patient_id": patient_id, "since": local_day - timedelta(days=HISTORY_DAYS), "before": local_day}
     latest: dict[date, tuple[int, int]] = {}
     effects_of: dict[int, dict[str, int]] = {}
-    for row_id, day, mood, effect, severity in (
-        await session.execute(query.order_by(CheckIn.local_date, CheckIn.revision))
-    ).all():
+    for row_id, day, mood, effect, severity in (await session.execute(_recent_checkins_query(), params)).all():
         latest[day] = (row_id, mood)  # ordered by revision: the last write of the day wins
         if effect is not None:
             effects_of.setdefault(row_id, {})[effect] = severity

@@ -57,7 +57,7 @@ async def test_aggregated_history_equals_the_definitions(db, personas, seed):
     sessions, scores = _random_course(seed, now)
     await _store(db, personas, sessions, scores)
     async with db.reading() as session:
-        history, last_session = await _history(session, personas.alice.patient_id, now, now.date(), None)
+        history, last_session = await _history(session, personas.alice.patient_id, now, now.date())
 
     so_far = sorted(at for at, status in sessions
                     if at <= now and status in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED))
@@ -85,5 +85,5 @@ async def test_the_entry_itself_is_left_out(db, personas):
     await _store(db, personas, [], [("phq9", now - timedelta(days=7), 9), ("phq9", now, 20)])
     async with db.reading() as session:
         own_id = max((await session.execute(QuestionnaireResponse.__table__.select())).scalars())
-        history, _ = await _history(session, personas.alice.patient_id, now, now.date(), None, own_id)
+        history, _ = await _history(session, personas.alice.patient_id, now, now.date(), own_id)
     assert history.previous_phq9 == 9 and history.baseline_phq9 == 9
