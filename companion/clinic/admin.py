@@ -29,7 +29,7 @@ from companion.accounts.passwords import hash_password
 from companion.accounts.service import normalise_login
 from companion.alerts.escalation import FORM_FIELDS as ESCALATION_FIELDS
 from companion.alerts.escalation import Chain, chain_from_form
-from companion.clinic import audit
+from companion.clinic import audit, break_glass
 from companion.clinic.fading import FadingSettings
 from companion.clinic.models import AuditAction, AuditPurpose
 from companion.questionnaires.service import DEFAULT_INTERVALS, questionnaire_intervals
@@ -40,7 +40,7 @@ from companion.treatments import prep
 from companion.treatments.models import ROUTE_LABELS
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
-from companion.web.render import after_post, db_of, render, user_of
+from companion.web.render import after_post, db_of, render, settings_of, user_of
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STAFF_ROLES = (Role.CLINICIAN.value, Role.ADMIN.value)
@@ -92,6 +92,10 @@ async def _page_context(
         "escalation": Chain.of(settings),
         "fasting": prep.fasting_windows(settings),
         "intervals": questionnaire_intervals(settings),
+        # Blank on the form: the deployment's COMPANION_BREAK_GLASS_MINUTES applies.
+        "break_glass_minutes": (settings.get("break_glass") or {}).get("minutes", ""),
+        "break_glass_default": settings_of(request).audit.break_glass_minutes,
+        "break_glass_range": break_glass.MINUTES_RANGE,
         "route_labels": ROUTE_LABELS,
         "saved": request.query_params.get("saved"),
         "roles": STAFF_ROLES,
@@ -320,6 +324,7 @@ def _settings_from_form(form: FormData, clinic: Clinic, codes: set[str]) -> dict
     escalation = chain_from_form(form, codes).as_settings()
     fading = {"threshold_percent": form.integer("fading_threshold_percent", 10, 100, label="a percentage")}
     intervals = {key: form.integer(f"interval_{key}", 1, 90, label="a number of days") for key in DEFAULT_INTERVALS}
+    glass = form.integer("break_glass_minutes", *break_glass.MINUTES_RANGE, required=False, label="minutes")
     return {
         **(clinic.settings or {}),
         "risk": risk,
@@ -327,6 +332,7 @@ def _settings_from_form(form: FormData, clinic: Clinic, codes: set[str]) -> dict
         "escalation": escalation,
         "fading": fading,
         "questionnaire_intervals_days": intervals,
+        "break_glass": {"minutes": glass} if glass is not None else {},
         "session_prep": prep.settings_from_form(form, clinic.settings),
         "hours": hours,
     }
@@ -341,6 +347,7 @@ SETTINGS_FIELDS = (
         *ESCALATION_FIELDS,
         "fading_threshold_percent",
         *(f"interval_{key}" for key in DEFAULT_INTERVALS),
+        "break_glass_minutes",
     ]
     + [f"{edge}_{day}" for day in DAYS for edge in ("open", "close")]
     + [f"rule_{spec.rule_id}" for spec in RULE_SPECS]
@@ -395,6 +402,7 @@ async def save_settings(request: Request[Any, Any, Any]) -> Response[Any] | Temp
                 "escalation",
                 "fading",
                 "questionnaire_intervals_days",
+                "break_glass",
                 "session_prep",
             )
             if (row.settings or {}).get(key) != new.get(key)

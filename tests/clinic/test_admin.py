@@ -146,3 +146,23 @@ async def test_admin_pages_are_for_admins_only(client_factory, personas):
             await c.login(getattr(personas, who))
             assert (await c.get("/clinic/admin")).status_code == 404
             assert (await c.get("/clinic/admin/audit")).status_code == 404
+
+
+async def test_admin_sets_how_long_emergency_access_lasts(client, personas, db):
+    from companion.clinic.break_glass import grant_minutes
+
+    await client.login(personas.ada)
+    page = await client.get(SETTINGS_PAGE)
+    assert 'name="break_glass_minutes"' in page.text and "default (60 minutes)" in page.text
+    too_short = await client.post_form("/clinic/admin/settings", _settings_form(break_glass_minutes="2"))
+    assert too_short.status_code == 422 and "Enter a number from 5 to 1440" in too_short.text
+    assert (await client.post_form("/clinic/admin/settings", _settings_form(break_glass_minutes="90"))).status_code == 303
+    async with db.reading() as session:
+        clinic = await session.get_one(Clinic, personas.north_id)
+    assert grant_minutes(clinic, 60) == 90
+    assert (await client.post_form("/clinic/admin/settings", _settings_form(break_glass_minutes=""))).status_code == 303
+    async with db.reading() as session:
+        clinic = await session.get_one(Clinic, personas.north_id)
+    assert grant_minutes(clinic, 60) == 60  # blank: the installation's default again
+    rows = [r for r in await audit_rows(db, personas.north_id) if r.action == "settings_change"]
+    assert any("break_glass" in r.what for r in rows)
