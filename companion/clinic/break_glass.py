@@ -38,6 +38,7 @@ from companion.clinic import audit
 from companion.clinic.models import BREAK_GLASS_WHY, AuditAction, AuditPurpose, BreakGlassGrant
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyConflict, IdempotencyKey
+from companion.notify.service import queue_access_review
 from companion.web.forms import FormData
 from companion.web.guards import Access, access
 from companion.web.idempotent import key_from_form, mint_key
@@ -153,6 +154,12 @@ async def my_grants(session: AsyncSession, staff: CurrentUser, limit: int = 20) 
 # --- Writes --------------------------------------------------------------------------------------
 
 
+async def _admin_ids(session: AsyncSession, clinic_id: int) -> list[int]:
+    """The clinic's active admins: who reviews emergency access."""
+    query = select(User.id).where(User.clinic_id == clinic_id, User.role == Role.ADMIN, User.active.is_(True))
+    return list((await session.execute(query)).scalars())
+
+
 async def open_grant(
     db: Database, staff: CurrentUser, patient: Patient, reason: str, minutes: int, key: IdempotencyKey | None
 ) -> BreakGlassGrant:
@@ -181,6 +188,12 @@ async def open_grant(
             f"emergency access {grant.code}: read-only record for {minutes} minutes; admins notified for review",
             why=why_of(reason),
             patient_id=patient.id,
+        )
+        await queue_access_review(
+            session,
+            clinic_id=staff.clinic_id,
+            grant_code=grant.code,
+            admin_ids=await _admin_ids(session, staff.clinic_id),
         )
         if key is not None:
             await idempotency.remember(session, key, grant.code)

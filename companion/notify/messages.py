@@ -65,6 +65,14 @@ def reminder_notice(kind: str) -> Notice:
     return Notice(title, body, URLS[kind], f"reminder-{kind}", urgency=REMINDER_URGENCY, topic=f"reminder-{kind}"[:32])
 
 
+def access_review_notice() -> Notice:
+    """For a clinic's admins: emergency access was used and waits for their review (AC-06)."""
+    title, body = _texts()["access_review"]
+    return Notice(
+        title, body, "/clinic/admin/audit#break-glass", "access-review", urgency="normal", topic="access-review"
+    )
+
+
 def test_notice() -> Notice:
     title, body = _texts()["test"]
     return Notice(title, body, URLS["test"], "test", urgency="normal", topic="test")

@@ -37,7 +37,7 @@ from companion.accounts.models import Role, User
 from companion.alerts.models import Alert, AlertEvent, AlertStatus
 from companion.db import Database, utcnow
 from companion.notify.delivery_models import Delivery, DeliveryOutcome, NotificationPreference, PushSubscription
-from companion.notify.messages import alert_notice, reminder_notice, test_notice
+from companion.notify.messages import access_review_notice, alert_notice, reminder_notice, test_notice
 from companion.notify.models import OutboxMessage, OutboxStatus
 from companion.notify.transports import Notice, Transport, TransportError
 from companion.reminders.models import ReminderOccurrence, ReminderSchedule
@@ -46,6 +46,9 @@ from companion.settings import Settings
 log = logging.getLogger("companion.notify")
 
 ALERT_KINDS = ("alert", "alert_escalation")
+# Kinds whose e-mail rows are written whatever the install (with the entry or the grant); without
+# SMTP they are set aside, not failed.
+STAFF_KINDS = (*ALERT_KINDS, "access_review")
 CANCELLED = "cancelled"  # an escalation whose alert was acknowledged before it went out
 DELIVERY_FAILED_EVENT = "delivery_failed"
 MAX_RETRY_AFTER = timedelta(hours=6)
@@ -251,10 +254,12 @@ class Sender:
             job.ttl = self.settings.push.reminder_ttl_seconds
         elif message.kind == "test":
             job.notice, job.ttl = test_notice(), 600
+        elif message.kind == "access_review":
+            job.notice, job.ttl = access_review_notice(), 24 * 3600
         else:
             job.final, job.reason = OutboxStatus.FAILED, f"unknown kind {message.kind}"
             return job
-        if message.channel == "email" and message.kind in ALERT_KINDS and not self.settings.email.enabled:
+        if message.channel == "email" and message.kind in STAFF_KINDS and not self.settings.email.enabled:
             # Alert e-mail rows are written with the entry, whatever the install; without SMTP they
             # are set aside rather than failed, so they neither fill the outbox with failures nor
             # hide that the push messages failed (``undelivered_alerts``).

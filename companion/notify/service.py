@@ -7,6 +7,7 @@ clinic; a user sees and removes only their own (the queries filter by user id).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,11 +178,44 @@ async def queue_alert_messages(
 ) -> list[OutboxMessage]:
     """Outbox rows for one alert, one per recipient and channel, in the caller's transaction.
 
-    Push for every recipient (the sender records "no device" as a failure, which the inbox shows);
-    e-mail too for each active recipient with an address whose e-mail is on (staff: on unless
-    switched off), so push is never the only channel (REL-03). The de-duplication key is
-    ``alert:<alert>:<channel>:<recipient><key_suffix>``. One query for the recipients' preferences.
-    """
+    The de-duplication key is ``alert:<alert>:<channel>:<recipient><key_suffix>``."""
+    return await _queue_for_staff(
+        session,
+        clinic_id=clinic_id,
+        recipient_ids=recipient_ids,
+        kind=kind,
+        key=lambda channel, user_id: f"alert:{alert_id}:{channel}:{user_id}{key_suffix}",
+        alert_id=alert_id,
+        available_at=available_at,
+    )
+
+
+async def queue_access_review(session: Any, *, clinic_id: int, grant_code: str, admin_ids: list[int]) -> None:
+    """Tell the clinic's admins that emergency (break-glass) access was used and awaits their
+    review (AC-06), in the grant's transaction. The message names no patient and no reason."""
+    await _queue_for_staff(
+        session,
+        clinic_id=clinic_id,
+        recipient_ids=admin_ids,
+        kind="access_review",
+        key=lambda channel, user_id: f"access_review:{grant_code}:{channel}:{user_id}",
+    )
+
+
+async def _queue_for_staff(
+    session: Any,
+    *,
+    clinic_id: int,
+    recipient_ids: list[int],
+    kind: str,
+    key: Callable[[str, int], str],
+    alert_id: int | None = None,
+    available_at: datetime | None = None,
+) -> list[OutboxMessage]:
+    """One row per recipient and channel: push for every recipient (the sender records "no device"
+    as a failure, which the inbox shows); e-mail too for each active recipient with an address
+    whose e-mail is on (staff: on unless switched off), so push is never the only channel
+    (REL-03). One query for the recipients' preferences."""
     from companion.accounts.models import User
 
     recipient_ids = list(dict.fromkeys(recipient_ids))
@@ -206,7 +240,7 @@ async def queue_alert_messages(
             alert_id=alert_id,
             channel=channel,
             recipient_id=user_id,
-            dedupe_key=f"alert:{alert_id}:{channel}:{user_id}{key_suffix}",
+            dedupe_key=key(channel, user_id),
             available_at=when,
         )
         for user_id in recipient_ids

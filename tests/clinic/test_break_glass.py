@@ -206,3 +206,39 @@ async def test_every_break_glass_audit_row_names_the_patient(client_factory, per
     async with db.reading() as session:
         rows = list((await session.execute(select(AuditEvent).where(AuditEvent.why.like("break-glass:%")))).scalars())
     assert rows and all(r.patient_id == personas.alice.patient_id for r in rows)
+
+
+async def test_the_clinics_admins_are_notified_by_push_and_email_without_patient_details(
+    client_factory, personas, db, settings, push, sink
+):
+    """AC-06: using emergency access notifies the clinic admin for review. The rows are written
+    with the grant; the push service and the SMTP server receive a notice naming no patient and
+    no reason; erin's clinic's admins hear nothing."""
+    from companion.notify.delivery_models import Delivery
+    from companion.notify.models import OutboxMessage
+    from tests.notify.helpers import FORBIDDEN, Clock, add_subscription, all_rows, close, make_sender, wired
+
+    phone = push.subscription("ada-phone")
+    await add_subscription(db, personas.ada, phone)
+    async with client_factory() as dave:
+        await dave.login(personas.dave)
+        assert (await break_glass(dave, personas.alice.patient_code)).status_code == 303
+    (grant,) = await grants(db)
+    queued = await all_rows(db, OutboxMessage)
+    ada = personas.ada.user_id
+    assert sorted((m.kind, m.channel, m.recipient_id, m.dedupe_key) for m in queued) == [
+        ("access_review", "email", ada, f"access_review:{grant.code}:email:{ada}"),
+        ("access_review", "push", ada, f"access_review:{grant.code}:push:{ada}"),
+    ]
+    sender = make_sender(db, wired(settings, sink), Clock())
+    try:
+        await sender.drain()
+    finally:
+        await close(sender)
+    [mail] = sink.wait_for(1)
+    [message] = push.messages("ada-phone")
+    assert mail.subject == "Emergency access to review" and "/clinic/admin/audit#break-glass" in mail.text
+    for text in (mail.subject, mail.text, mail.html, message.data.decode()):
+        assert not FORBIDDEN.search(text), text
+        assert "Alice" not in text and "Covering for Carol" not in text
+    assert sorted((d.channel, d.outcome) for d in await all_rows(db, Delivery)) == [("email", "sent"), ("push", "sent")]
