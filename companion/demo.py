@@ -40,6 +40,7 @@ from companion.db import Database, utcnow
 from companion.journal.models import JournalEntry
 from companion.questionnaires.instruments import GAD7, PHQ9, Instrument
 from companion.questionnaires.models import QuestionnaireResponse
+from companion.questionnaires.scoring import score_phq9
 from companion.questionnaires.service import record_response, scored_fields
 from companion.treatments.models import (
     NasalSpray,
@@ -765,7 +766,7 @@ def _questionnaire_rows(clinic_id: int, plans: list[PatientPlan], patients: dict
             mood, anxiety = fmean(c.mood for c in days), fmean(c.anxiety for c in days)
             thoughts = any(c.safety != SafetyAnswer.NONE for c in days)
             phq9 = _answers(round((10 - mood) * 2.3 + rng.gauss(0, 1.5)), 8, rng) | {"q9": int(thoughts)}
-            phq9["difficulty"] = min(3, _phq9_total(phq9) // 7)
+            phq9["difficulty"] = min(3, (score_phq9(phq9).total or 0) // 7)
             rows.append(_response_row(clinic_id, ids, PHQ9, phq9, taken))
             if week % 2 == 0:
                 gad7 = _answers(round(anxiety * 1.8 + rng.gauss(0, 1.5)), 7, rng)
@@ -785,10 +786,6 @@ def _answers(total: int, items: int, rng: random.Random) -> dict[str, int | None
     for _ in range(_clamp(total, 0, 3 * items)):
         answers[rng.choice([item for item, value in answers.items() if value < 3])] += 1
     return {f"q{item}": value for item, value in answers.items()}
-
-
-def _phq9_total(answers: dict[str, int | None]) -> int:
-    return sum(value or 0 for key, value in answers.items() if key.startswith("q"))
 
 
 def _response_row(

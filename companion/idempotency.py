@@ -44,7 +44,7 @@ def request_fingerprint(kind: str, payload: Mapping[str, Any]) -> str:
 
 
 async def find_replay(session: AsyncSession, key: IdempotencyKey) -> Row[Any] | None:
-    """The earlier request's (request_hash, resource_kind, resource_code, result), if any.
+    """The earlier request's (request_hash, resource_kind, resource_code), if any.
 
     Plain columns, not an ORM object: every creating request asks this first."""
     record = (
@@ -53,7 +53,6 @@ async def find_replay(session: AsyncSession, key: IdempotencyKey) -> Row[Any] | 
                 IdempotencyRecord.request_hash,
                 IdempotencyRecord.resource_kind,
                 IdempotencyRecord.resource_code,
-                IdempotencyRecord.result,
             ).where(IdempotencyRecord.user_id == key.user_id, IdempotencyRecord.key == key.key)
         )
     ).first()

@@ -99,7 +99,8 @@ async def end_all_sessions(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
-def is_expired(row: WebSession | Row[Any], now: datetime) -> bool:
+def is_expired(row: Row[Any], now: datetime) -> bool:
+    """``row`` has the session's expires_at, idle_seconds and last_seen_at."""
     if now >= row.expires_at:
         return True
     return bool(row.idle_seconds) and now - row.last_seen_at >= timedelta(seconds=row.idle_seconds)

@@ -132,16 +132,7 @@ async def record(
 ) -> AuditEvent:
     """One audit row for something ``actor`` just read, in its own transaction."""
     async with db.writing() as session:
-        return await append(
-            session,
-            clinic_id=actor.clinic_id,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            action=action,
-            what=what,
-            why=why,
-            patient_id=patient_id,
-        )
+        return await append_for(session, actor, action, what, why=why, patient_id=patient_id)
 
 
 async def append_for(session: AsyncSession, actor: CurrentUser, action: str, what: str, **kwargs: object) -> AuditEvent:
