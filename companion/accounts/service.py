@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import throttle
@@ -121,3 +122,15 @@ async def patients_for_clinician(session: AsyncSession, staff: CurrentUser) -> l
 
 async def clinic_of(session: AsyncSession, clinic_id: int) -> Clinic:
     return await session.get_one(Clinic, clinic_id)
+
+
+async def entry_author(session: AsyncSession, patient_id: int) -> Row[Any]:
+    """The patient writing an entry: (id, clinic_id, timezone, Clinic), in one statement. Plain
+    columns (no care-team load per entry); the clinic lands in the session's identity map, where
+    risk evaluation then finds it without another query."""
+    query = (
+        select(Patient.id, Patient.clinic_id, Patient.timezone, Clinic)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .where(Patient.id == patient_id)
+    )
+    return (await session.execute(query)).one()

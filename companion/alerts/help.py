@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.auth import CurrentUser
-from companion.accounts.models import Patient
+from companion.accounts.service import entry_author
 from companion.alerts.models import HelpPress
 from companion.db import Database, utcnow
 from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry
@@ -17,7 +17,7 @@ async def press_help(db: Database, user: CurrentUser) -> tuple[HelpPress, RiskOu
 
 
 async def _press(session: AsyncSession, user: CurrentUser) -> tuple[HelpPress, RiskOutcome]:
-    patient = await session.get_one(Patient, user.patient_id)
+    patient = await entry_author(session, user.patient_id or 0)
     row = HelpPress(clinic_id=patient.clinic_id, patient_id=patient.id, created_by_id=user.id, created_at=utcnow())
     session.add(row)
     await session.flush()

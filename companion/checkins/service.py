@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
 from companion.accounts.auth import CurrentUser
-from companion.accounts.models import Clinic, Patient
+from companion.accounts.service import entry_author
 from companion.checkins.forms import CheckInInput
 from companion.checkins.models import CheckIn, CheckInSideEffect
 from companion.db import Database, utcnow
@@ -41,7 +41,7 @@ async def record_checkin(
             row = await checkin_by_code(session, user, seen.resource_code or "")
             again = await reassess(session, EntryEvent("checkin", row.clinic_id, row.patient_id, row))
             return CheckInResult(row, again, True)
-        patient = await _patient_facts(session, user)
+        patient = await entry_author(session, user.patient_id or 0)
         row = await _insert_revision(session, patient, user, data)
         outcome = await evaluate_entry(session, EntryEvent("checkin", patient.clinic_id, patient.id, row))
         if key is not None:
@@ -49,17 +49,6 @@ async def record_checkin(
         return CheckInResult(row, outcome)
 
     return await idempotency.run_write(db, work)
-
-
-async def _patient_facts(session: AsyncSession, user: CurrentUser) -> Row[Any]:
-    """The patient columns a check-in needs (no ORM object: no care-team load per entry), and
-    their clinic in the same round trip (risk evaluation then finds it in the session)."""
-    query = (
-        select(Patient.id, Patient.clinic_id, Patient.timezone, Clinic)
-        .join(Clinic, Clinic.id == Patient.clinic_id)
-        .where(Patient.id == user.patient_id)
-    )
-    return (await session.execute(query)).one()
 
 
 async def _latest_revision(session: AsyncSession, patient_id: int, local_day: date) -> Row[Any] | None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
 from companion.accounts.auth import CurrentUser
-from companion.accounts.models import Patient
+from companion.accounts.service import entry_author
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.journal.models import JournalEntry
@@ -70,7 +70,7 @@ async def record_entry(
             ).scalar_one()
             again = await reassess(session, EntryEvent("journal", row.clinic_id, row.patient_id, row))
             return JournalResult(row, again, replayed=True)
-        patient = await session.get_one(Patient, user.patient_id)
+        patient = await entry_author(session, user.patient_id or 0)
         now = utcnow()
         row = JournalEntry(
             clinic_id=patient.clinic_id,

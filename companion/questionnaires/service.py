@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion import idempotency
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import Clinic, Patient
+from companion.accounts.service import entry_author
 from companion.db import Database, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.questionnaires.instruments import Instrument
@@ -70,7 +71,7 @@ async def record_response(
             ).scalar_one()
             again = await reassess(session, EntryEvent("questionnaire", row.clinic_id, row.patient_id, row))
             return ResponseResult(row, again, replayed=True)
-        patient = await session.get_one(Patient, user.patient_id)
+        patient = await entry_author(session, user.patient_id or 0)
         now = utcnow()
         row = QuestionnaireResponse(
             clinic_id=patient.clinic_id,
