@@ -29,7 +29,7 @@ from benchmarks import (
     today_latency,
     workspace_latency,
 )
-from benchmarks.harness import RESULTS_DIR, Figure, write_results, wrk_path
+from benchmarks.harness import RESULTS_DIR, Figure, python_speed_ms, write_results, wrk_path
 
 MODULES = {
     "checkin_throughput": (checkin_throughput, [checkin_throughput.NAME, checkin_throughput.HEALTHZ_NAME]),
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         generator = "asyncio/aiohttp (wrk is not installed; `apt-get install wrk` gives firmer numbers)"
     print(
-        f"Companion benchmarks: {cpus} CPUs, load average {load:.1f}, load generator for throughput: {generator}",
+        f"Companion benchmarks: {cpus} CPUs, load average {load:.1f}, load generator for throughput: {generator}; "
+        f"Python speed {python_speed_ms()} ms for 3 million additions (machines differ: compare with this)",
         flush=True,
     )
     if load > cpus * 0.5:

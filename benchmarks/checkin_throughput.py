@@ -88,6 +88,7 @@ def _measure(server: Server, clients: list[Client], kind: str, seconds: int, war
     result = phase(server, clients, kind, seconds)
     cpu = server.cpu_seconds() - cpu_before
     result["server_cpu_percent_of_one_core"] = round(100 * cpu / result["elapsed_s"]) if result["elapsed_s"] else None
+    result["server_cpu_ms_per_request"] = round(1000 * cpu / result["requests"], 2) if result["requests"] else None
     if kind == "checkin_post":
         time.sleep(0.5)
         # Committed rows: the measured requests plus the few still in flight when the run stopped.
@@ -109,7 +110,8 @@ def run(quick: bool = False) -> list[Figure]:
         return (
             f"{name}: {r['rps']:.0f} req/s, p50 {fmt_ms(lat['p50'])}, p95 {fmt_ms(lat['p95'])} "
             f"({what}{CLIENTS} clients, {round(r['elapsed_s'])} s, SQLite, {r['generator']}; "
-            f"server CPU {r['server_cpu_percent_of_one_core']:.0f}% of one core{extra}) [{target}]"
+            f"server CPU {r['server_cpu_percent_of_one_core']:.0f}% of one core, "
+            f"{r['server_cpu_ms_per_request']} ms per request{extra}) [{target}]"
         )
 
     target = f"target >= {TARGET_RPS} req/s, p95 <= {TARGET_P95_MS} ms"

@@ -90,7 +90,9 @@ def _run_wrk(quick: bool) -> dict[str, Any]:
         clients = log_in_all(server.port, seeded.logins[:CLIENTS], PASSWORD)
         _wrk(server, clients, warmup)
         time.sleep(0.5)
+        cpu_before = server.cpu_seconds()
         values = _wrk(server, clients, seconds)
+        values["server_cpu_ms_per_request"] = round(1000 * (server.cpu_seconds() - cpu_before) / values["requests"], 2)
         values["stored_rows"] = server.count("SELECT count(*) FROM questionnaire_response")
     return values
 
@@ -105,9 +107,11 @@ def run(quick: bool = False) -> list[Figure]:
     target = f"target p95 <= {TARGET_P95_MS} ms"
     unexpected = values["unexpected"]
     note = f", {unexpected} unexpected answers" if unexpected else ""
+    per_request = values.get("server_cpu_ms_per_request")
+    cpu = f", server CPU {per_request} ms per request" if per_request else ""
     summary = (f"{NAME}: p50 {fmt_ms(latency['p50'])}, p95 {fmt_ms(latency['p95'])}, p99 {fmt_ms(latency['p99'])} "
                f"({values['requests']} POST /questionnaires/phq9 from {CLIENTS} concurrent clients, SQLite, "
-               f"{values['throughput_rps']} req/s, {values['generator']}{note}) [{target}]")
+               f"{values['throughput_rps']} req/s, {values['generator']}{cpu}{note}) [{target}]")
     return [Figure(name=NAME, summary=summary, target=target, values=values,
                    method=__doc__.split("\n\n")[1].replace("\n", " "), meets_target=latency["p95"] <= TARGET_P95_MS)]
 

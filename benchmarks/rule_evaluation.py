@@ -184,7 +184,7 @@ def _measure_in_transaction(safety: str) -> dict[str, float]:
             {
                 "COMPANION_DATA_DIR": tmp,
                 "COMPANION_SECRET_KEY": "bench-" + "x" * 40,
-                "COMPANION_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+                "COMPANION_DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.db'}",
             }
         )
         upgrade(settings)  # Alembic runs its own event loop: outside ours

@@ -75,7 +75,7 @@ def demo(port: int, host: str) -> None:
     demo_dir = base.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     demo_dir.mkdir(parents=True)
-    settings = replace(base, db=replace(base.db, url=f"sqlite+aiosqlite:///{demo_dir / 'demo.db'}"))
+    settings = replace(base, db=replace(base.db, url=f"sqlite:///{demo_dir / 'demo.db'}"))
     settings = replace(settings, web=replace(settings.web, base_url=f"http://{host}:{port}"))
     # The demo's audit copy lives with the demo database, never in the real copy.
     settings = replace(settings, audit=replace(settings.audit, copy_dir=demo_dir / "audit"))

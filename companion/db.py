@@ -2,8 +2,9 @@
 
 Every write goes through ``Database.writing()``: one transaction that commits when the block ends
 and rolls back on any exception. On SQLite it starts with ``BEGIN IMMEDIATE`` so the write lock is
-taken up front and ``busy_timeout`` applies (a deferred transaction that read first and then tries
-to write fails at once with "database is locked"). Reads use ``Database.reading()``.
+taken up front, where waiting for it can help (a deferred transaction that read first and then
+tries to write fails at once with "database is locked"). Reads use ``Database.reading()``. SQLite
+runs through ``companion.sqlite_driver``, on the event loop.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event, types
+from sqlalchemy import DateTime, MetaData, event, insert, make_url, types
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
+from companion import sqlite_driver
 from companion.settings import DatabaseSettings
 
 NAMING_CONVENTION = {
@@ -64,6 +66,29 @@ def new_code(nbytes: int = 9) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+M = TypeVar("M", bound=Base)
+
+
+async def insert_detached(session: AsyncSession, model: type[M], values: dict[str, Any]) -> M:
+    """Insert one row with a Core statement and return it as an ORM object the session does not track.
+
+    For the entry paths, where the ORM's unit of work (flush) cost more than the rest of the write:
+    nothing later in the transaction needs the row tracked, only its values and its new id.
+    Client-side column defaults (codes, timestamps) are filled in here, so the object returned
+    holds exactly what was stored."""
+    row_values = dict(values)
+    for column in model.__table__.columns:
+        default = column.default
+        if column.key in row_values or default is None or column.primary_key:
+            continue
+        if default.is_callable:
+            row_values[column.key] = default.arg(None)  # type: ignore[union-attr]
+        elif default.is_scalar:
+            row_values[column.key] = default.arg  # type: ignore[union-attr]
+    new_id = (await session.execute(insert(model.__table__), row_values)).inserted_primary_key[0]  # type: ignore[index]
+    return model(id=new_id, **row_values)
+
+
 def make_engine(settings: DatabaseSettings, *, null_pool: bool = False) -> AsyncEngine:
     if settings.is_sqlite:
         return _sqlite_engine(settings)
@@ -87,8 +112,9 @@ def make_engine(settings: DatabaseSettings, *, null_pool: bool = False) -> Async
 def _sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
     _ensure_sqlite_directory(settings.url)
     engine = create_async_engine(
-        settings.url,
-        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        # Whatever driver the URL names, SQLite runs through companion.sqlite_driver (on the loop).
+        make_url(settings.url).set(drivername=f"sqlite+{sqlite_driver.DRIVER}"),
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},  # the driver's busy deadline
         hide_parameters=True,  # errors and logs must never carry health data (LOG-02)
         pool_size=5,
         max_overflow=5,
@@ -98,20 +124,17 @@ def _sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the driver so BEGIN can be IMMEDIATE for writes.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
             "synchronous=FULL",  # an acknowledged check-in must survive a power cut (REL-10)
             "foreign_keys=ON",
-            f"busy_timeout={settings.sqlite_busy_timeout_ms}",
         ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+            sqlite_driver.run_on_driver(dbapi_connection, f"PRAGMA {pragma}", settings.sqlite_busy_timeout_ms / 1000)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("companion_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        sqlite_driver.run_on(connection, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -151,9 +174,9 @@ class Database:
             async with self._write_factory() as session, session.begin():
                 yield session
             return
-        # SQLite has one writer at a time. Queue this process's writers here rather than in
-        # SQLite's busy handler, which polls with sleeps of up to 100 ms and, under load, let
-        # writers time out with "database is locked". Other processes still meet busy_timeout.
+        # SQLite has one writer at a time. Queue this process's writers here, in order, rather
+        # than have them poll for the lock; writers from other processes meet the driver's
+        # busy retries (companion.sqlite_driver).
         async with self._sqlite_writers, self._write_factory() as session, session.begin():
             yield session
 

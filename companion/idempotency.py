@@ -13,14 +13,15 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import IdempotencyRecord
-from companion.db import Database
+from companion.db import Database, utcnow
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 3
@@ -43,35 +44,40 @@ def request_fingerprint(kind: str, payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def find_replay(session: AsyncSession, key: IdempotencyKey) -> Row[Any] | None:
-    """The earlier request's (request_hash, resource_kind, resource_code), if any.
+_records = IdempotencyRecord.__table__
 
-    Plain columns, not an ORM object: every creating request asks this first."""
-    record = (
-        await session.execute(
-            select(
-                IdempotencyRecord.request_hash,
-                IdempotencyRecord.resource_kind,
-                IdempotencyRecord.resource_code,
-            ).where(IdempotencyRecord.user_id == key.user_id, IdempotencyRecord.key == key.key)
-        )
-    ).first()
+
+@cache
+def _replay_query() -> Select[Any]:
+    """Built once, on the table's columns: every creating request asks this first, and building
+    an ORM statement costs more than running it."""
+    return select(_records.c.request_hash, _records.c.resource_kind, _records.c.resource_code).where(
+        _records.c.user_id == bindparam("user_id"), _records.c.key == bindparam("key")
+    )
+
+
+async def find_replay(session: AsyncSession, key: IdempotencyKey) -> Row[Any] | None:
+    """The earlier request's (request_hash, resource_kind, resource_code), if any."""
+    record = (await session.execute(_replay_query(), {"user_id": key.user_id, "key": key.key})).first()
     if record is not None and (record.request_hash != key.request_hash or record.resource_kind != key.kind):
         raise IdempotencyConflict()
     return record
 
 
 async def remember(session: AsyncSession, key: IdempotencyKey, resource_code: str) -> None:
-    session.add(
-        IdempotencyRecord(
-            user_id=key.user_id,
-            key=key.key,
-            request_hash=key.request_hash,
-            resource_kind=key.kind,
-            resource_code=resource_code,
-        )
+    """Store the key in the caller's transaction (a Core insert: nothing reads the row back)."""
+    await session.execute(
+        insert(_records),
+        {
+            "user_id": key.user_id,
+            "key": key.key,
+            "request_hash": key.request_hash,
+            "resource_kind": key.kind,
+            "resource_code": resource_code,
+            "result": {},
+            "created_at": utcnow(),
+        },
     )
-    await session.flush()
 
 
 async def run_write(db: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

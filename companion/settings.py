@@ -299,7 +299,7 @@ def _audit_settings(env: _Env, data_dir: Path) -> AuditSettings:
 
 
 def _database_settings(env: _Env, data_dir: Path) -> DatabaseSettings:
-    url = env.secret("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'companion.db'}"
+    url = env.secret("DATABASE_URL") or f"sqlite:///{data_dir / 'companion.db'}"
     url = _normalise_database_url(url)
     return DatabaseSettings(
         url=url,
@@ -309,13 +309,14 @@ def _database_settings(env: _Env, data_dir: Path) -> DatabaseSettings:
 
 
 def _normalise_database_url(url: str) -> str:
-    """Accept the usual spellings and pick the async driver the app uses."""
+    """Accept the usual spellings and pick the driver the app uses (SQLite: companion.sqlite_driver,
+    whatever driver the URL names; ``sqlite+aiosqlite`` is still accepted from older settings)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise SettingsError(f"{PREFIX}DATABASE_URL must look like postgresql://… or sqlite:///…")
     drivers = {
-        "sqlite": "sqlite+aiosqlite",
-        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "sqlite": "sqlite",
+        "sqlite+aiosqlite": "sqlite",
         "postgres": "postgresql+asyncpg",
         "postgresql": "postgresql+asyncpg",
         "postgresql+asyncpg": "postgresql+asyncpg",

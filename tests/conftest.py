@@ -103,7 +103,7 @@ def _url_for(backend: str, migrated: dict[str, str], postgres_server: PostgresSe
             missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {postgres_server.error}")
         url = postgres_server.url
     else:
-        url = f"sqlite+aiosqlite:///{migrated['_sqlite_dir']}/companion.db"
+        url = f"sqlite:///{migrated['_sqlite_dir']}/companion.db"
     from companion.migrations import upgrade
 
     upgrade(make_settings(url, Path(migrated["_sqlite_dir"])))

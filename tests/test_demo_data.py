@@ -31,7 +31,7 @@ def build(tmp_path) -> tuple[DemoClinic, dict]:
     """Build the demo into a fresh SQLite file and read back everything the checks need."""
 
     async def run() -> tuple[DemoClinic, dict]:
-        db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/demo.db"))
+        db = Database(DatabaseSettings(url=f"sqlite:///{tmp_path}/demo.db"))
         try:
             async with db.engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)

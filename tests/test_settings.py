@@ -11,9 +11,14 @@ from companion.settings import SettingsError, ensure_secret_key, load_settings
 
 def test_defaults_run_embedded_on_sqlite_in_var():
     settings = load_settings({})
-    assert settings.db.url == "sqlite+aiosqlite:///var/companion.db"
+    assert settings.db.url == "sqlite:///var/companion.db"
     assert settings.embedded and not settings.production
     assert settings.sessions.staff_idle_minutes == 30 and settings.sessions.patient_remember_days == 30
+
+
+def test_older_sqlite_spelling_still_names_the_embedded_database():
+    settings = load_settings({"COMPANION_DATABASE_URL": "sqlite+aiosqlite:///data/clinic.db"})
+    assert settings.db.url == "sqlite:///data/clinic.db" and settings.embedded
 
 
 def test_postgres_url_switches_engine():

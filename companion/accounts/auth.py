@@ -11,9 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, Select, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Patient, Role, User, WebSession
@@ -106,37 +107,40 @@ def is_expired(row: Row[Any], now: datetime) -> bool:
     return bool(row.idle_seconds) and now - row.last_seen_at >= timedelta(seconds=row.idle_seconds)
 
 
+@cache
+def _session_query() -> Select[Any]:
+    """The session, its user and (for patients) the patient, in plain columns of one statement
+    built once: this runs on every authenticated request."""
+    sessions, users, patients = WebSession.__table__, User.__table__, Patient.__table__
+    return (
+        select(
+            sessions.c.id,
+            sessions.c.expires_at,
+            sessions.c.last_seen_at,
+            sessions.c.idle_seconds,
+            users.c.id.label("user_id"),
+            users.c.code,
+            users.c.clinic_id,
+            users.c.role,
+            users.c.name,
+            users.c.active,
+            patients.c.id.label("patient_id"),
+            patients.c.code.label("patient_code"),
+        )
+        .join(users, users.c.id == sessions.c.user_id)
+        .outerjoin(patients, patients.c.user_id == users.c.id)
+        .where(sessions.c.token_hash == bindparam("token_hash"))
+    )
+
+
 async def resolve_session(db: Database, token: str) -> tuple[CurrentUser | None, bool]:
     """Look up the user behind a cookie token.
 
     Returns (user, ended): ``ended`` is True when the token named a session that has just been
     found expired or belonging to a deactivated account, so the caller can clear the browser.
     """
-    token_hash = hash_token(token)
-    async with db.reading() as session:
-        # Plain columns, no ORM objects: this runs on every authenticated request.
-        connection = await session.connection()
-        found = (
-            await connection.execute(
-                select(
-                    WebSession.id,
-                    WebSession.expires_at,
-                    WebSession.last_seen_at,
-                    WebSession.idle_seconds,
-                    User.id.label("user_id"),
-                    User.code,
-                    User.clinic_id,
-                    User.role,
-                    User.name,
-                    User.active,
-                    Patient.id.label("patient_id"),
-                    Patient.code.label("patient_code"),
-                )
-                .join(User, User.id == WebSession.user_id)
-                .outerjoin(Patient, Patient.user_id == User.id)
-                .where(WebSession.token_hash == token_hash)
-            )
-        ).first()
+    async with db.engine.connect() as connection:  # a bare connection: no ORM session to set up
+        found = (await connection.execute(_session_query(), {"token_hash": hash_token(token)})).first()
     if found is None:
         return None, False
     now = utcnow()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts import throttle
@@ -124,13 +125,18 @@ async def clinic_of(session: AsyncSession, clinic_id: int) -> Clinic:
     return await session.get_one(Clinic, clinic_id)
 
 
+@cache
+def _entry_author_query() -> Select[Any]:
+    """Built once: statement construction costs more than running it, on every entry."""
+    return (
+        select(Patient.id, Patient.clinic_id, Patient.timezone, Clinic)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .where(Patient.id == bindparam("patient_id"))
+    )
+
+
 async def entry_author(session: AsyncSession, patient_id: int) -> Row[Any]:
     """The patient writing an entry: (id, clinic_id, timezone, Clinic), in one statement. Plain
     columns (no care-team load per entry); the clinic lands in the session's identity map, where
     risk evaluation then finds it without another query."""
-    query = (
-        select(Patient.id, Patient.clinic_id, Patient.timezone, Clinic)
-        .join(Clinic, Clinic.id == Patient.clinic_id)
-        .where(Patient.id == patient_id)
-    )
-    return (await session.execute(query)).one()
+    return (await session.execute(_entry_author_query(), {"patient_id": patient_id})).one()

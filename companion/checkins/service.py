@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
@@ -15,7 +16,7 @@ from companion.accounts.auth import CurrentUser
 from companion.accounts.service import entry_author
 from companion.checkins.forms import CheckInInput
 from companion.checkins.models import CheckIn, CheckInSideEffect
-from companion.db import Database, utcnow
+from companion.db import Database, insert_detached, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.risk.evaluation import EntryEvent, RiskOutcome, evaluate_entry, reassess
 
@@ -51,44 +52,54 @@ async def record_checkin(
     return await idempotency.run_write(db, work)
 
 
-async def _latest_revision(session: AsyncSession, patient_id: int, local_day: date) -> Row[Any] | None:
-    """(id, revision) of the day's latest revision, if any."""
-    query = (
-        select(CheckIn.id, CheckIn.revision)
-        .where(CheckIn.patient_id == patient_id, CheckIn.local_date == local_day)
-        .order_by(CheckIn.revision.desc())
+@cache
+def _latest_revision_query() -> Select[Any]:
+    """Built once, on the table's columns (statement construction costs more than running it)."""
+    checkins = CheckIn.__table__
+    return (
+        select(checkins.c.id, checkins.c.revision)
+        .where(checkins.c.patient_id == bindparam("patient_id"), checkins.c.local_date == bindparam("local_date"))
+        .order_by(checkins.c.revision.desc())
         .limit(1)
     )
-    return (await session.execute(query)).first()
+
+
+async def _latest_revision(session: AsyncSession, patient_id: int, local_day: date) -> Row[Any] | None:
+    """(id, revision) of the day's latest revision, if any."""
+    params = {"patient_id": patient_id, "local_date": local_day}
+    return (await session.execute(_latest_revision_query(), params)).first()
 
 
 async def _insert_revision(session: AsyncSession, patient: Row[Any], user: CurrentUser, data: CheckInInput) -> CheckIn:
+    """Insert the day's next revision (Core statements, ``insert_detached``) and return it."""
     now = utcnow()
     today = local_date_for(patient.timezone, now)
     previous = await _latest_revision(session, patient.id, today)
-    row = CheckIn(
-        clinic_id=patient.clinic_id,
-        patient_id=patient.id,
-        local_date=today,
-        timezone=patient.timezone,
-        revision=previous.revision + 1 if previous else 1,
-        supersedes_id=previous.id if previous else None,
-        mood=data.mood,
-        anxiety=data.anxiety,
-        energy=data.energy,
-        sleep_hours=data.sleep_hours,
-        sleep_quality=data.sleep_quality,
-        safety=data.safety,
-        bp_systolic=data.bp_systolic,
-        bp_diastolic=data.bp_diastolic,
-        note=data.note,
-        symptoms=list(data.symptoms),
-        created_by_id=user.id,
-        created_at=now,
-        side_effects=[CheckInSideEffect(effect=code, severity=sev) for code, sev in data.side_effects],
-    )
-    session.add(row)
-    await session.flush()
+    values: dict[str, Any] = {
+        "clinic_id": patient.clinic_id,
+        "patient_id": patient.id,
+        "local_date": today,
+        "timezone": patient.timezone,
+        "revision": previous.revision + 1 if previous else 1,
+        "supersedes_id": previous.id if previous else None,
+        "mood": data.mood,
+        "anxiety": data.anxiety,
+        "energy": data.energy,
+        "sleep_hours": data.sleep_hours,
+        "sleep_quality": data.sleep_quality,
+        "safety": data.safety,
+        "bp_systolic": data.bp_systolic,
+        "bp_diastolic": data.bp_diastolic,
+        "note": data.note,
+        "symptoms": list(data.symptoms),
+        "created_by_id": user.id,
+        "created_at": now,
+    }
+    row = await insert_detached(session, CheckIn, values)
+    effects = [{"checkin_id": row.id, "effect": code, "severity": sev} for code, sev in data.side_effects]
+    if effects:
+        await session.execute(insert(CheckInSideEffect.__table__), effects)
+    row.side_effects = [CheckInSideEffect(**effect) for effect in effects]
     return row
 
 

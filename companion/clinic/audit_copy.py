@@ -183,6 +183,7 @@ class AuditCopier:
         self.sweep_seconds = sweep_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._remove_waiter: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
@@ -194,17 +195,22 @@ class AuditCopier:
     async def stop(self) -> None:
         """Stop, after one last catch-up so a clean shutdown leaves nothing uncopied."""
         self._remove_waiter()
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._copy(), timeout=10)
+            async with asyncio.timeout(10):
+                await self._copy()
 
     async def _run(self) -> None:
-        while True:
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancellation that
+        # arrives just as the event is set, and this loop would then never end (a hung shutdown).
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
+                async with asyncio.timeout(self.sweep_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             await self._copy()
 

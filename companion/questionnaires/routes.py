@@ -33,17 +33,23 @@ BAND_WORDS = {
 }
 
 
+async def _clinic(request: Request[Any, Any, Any]) -> Clinic:
+    """The patient's clinic, read only where a page needs it (crisis card, C-SSRS switch)."""
+    async with db_of(request).reading() as session:
+        return await session.get_one(Clinic, user_of(request).clinic_id)
+
+
 async def _instrument_or_404(
     request: Request[Any, Any, Any], key: str
-) -> tuple[Instrument | None, Clinic, Response[Any] | None]:
-    async with db_of(request).reading() as session:
-        clinic = await session.get_one(Clinic, user_of(request).clinic_id)
+) -> tuple[Instrument | None, Response[Any] | None]:
     instrument = INSTRUMENTS.get(key)
-    if instrument is None or (key == "cssrs" and not service.cssrs_enabled(clinic)):
+    if instrument is not None and key == "cssrs" and not service.cssrs_enabled(await _clinic(request)):
+        instrument = None  # the C-SSRS is off unless the clinic switched it on
+    if instrument is None:
         shown = key[:20]
         message = f"There is no questionnaire called '{shown}' here. Your questionnaires are listed on Today."
-        return None, clinic, error_response(request, 404, message)
-    return instrument, clinic, None
+        return None, error_response(request, 404, message)
+    return instrument, None
 
 
 def _context(
@@ -69,7 +75,7 @@ def _context(
 async def questionnaire_page(
     request: Request[Any, Any, Any], instrument: str, trigger: str | None = None
 ) -> Response[Any]:
-    found, _clinic, missing_response = await _instrument_or_404(request, instrument)
+    found, missing_response = await _instrument_or_404(request, instrument)
     if found is None:
         return missing_response  # type: ignore[return-value]
     return render(request, "pages/patient/questionnaire.html", _context(found, trigger, {}, []))  # type: ignore[return-value]
@@ -90,7 +96,7 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
     naming them (with the crisis card when a safety question is blank), unless the patient chose
     to leave it unfinished, which is stored and treated as unknown risk (A8).
     """
-    found, clinic, missing_response = await _instrument_or_404(request, instrument)
+    found, missing_response = await _instrument_or_404(request, instrument)
     if found is None:
         return missing_response  # type: ignore[return-value]
     user = user_of(request)
@@ -105,7 +111,7 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
         messages = [f"Please answer question {key.removeprefix('q')}." for key in missing]
         card = None
         if set(missing) & SAFETY_ITEMS.get(found.key, set()):
-            card = crisis_card(clinic, utcnow(), severity="high", safety_plan=True)
+            card = crisis_card(await _clinic(request), utcnow(), severity="high", safety_plan=True)
         context = _context(found, trigger, raw, messages, missing, card)
         return render(request, "pages/patient/questionnaire.html", context, status=422)  # type: ignore[return-value]
     key = key_from_form(form, user, f"questionnaire:{found.key}", {"answers": answers, "trigger": trigger})
@@ -117,7 +123,7 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
             status=422,
         )  # type: ignore[return-value]
     result = await service.record_response(db_of(request), user, found, answers, trigger, key)
-    card = _result_card(clinic, found, result)
+    card = await _result_card(request, found, result)
     context = {
         "instrument": found,
         "response": result.response,
@@ -129,7 +135,9 @@ async def submit_questionnaire(request: Request[Any, Any, Any], instrument: str)
     )  # type: ignore[return-value]
 
 
-def _result_card(clinic: Clinic, instrument: Instrument, result: service.ResponseResult) -> CrisisCard | None:
+async def _result_card(
+    request: Request[Any, Any, Any], instrument: Instrument, result: service.ResponseResult
+) -> CrisisCard | None:
     """The crisis card for a risky response (page and API alike), with the follow-up screener to
     open when a PHQ-9's item 9 asked for it."""
     if not result.risk.show_crisis:
@@ -138,7 +146,7 @@ def _result_card(clinic: Clinic, instrument: Instrument, result: service.Respons
         Followup(result.risk.followup, "phq9_item9") if result.risk.followup and instrument.key == "phq9" else None
     )
     return crisis_card(
-        clinic,
+        await _clinic(request),
         utcnow(),
         followup=followup,
         severity=result.risk.severity or "high",
@@ -279,7 +287,7 @@ async def api_list_questionnaires(request: Request[Any, Any, Any]) -> dict[str, 
 
 @get("/questionnaires/{instrument:str}", opt=access(Access.PATIENT), summary="One questionnaire's items")
 async def api_instrument(request: Request[Any, Any, Any], instrument: str) -> Response[Any]:
-    found, _clinic, _missing = await _instrument_or_404(request, instrument)
+    found, _missing = await _instrument_or_404(request, instrument)
     if found is None:
         return _api_not_found(instrument)
     return Response(instrument_json(found))
@@ -293,7 +301,7 @@ async def api_submit_questionnaire(
     Idempotency-Key. A risky response carries ``crisis: true`` with the resources and, when the
     follow-up screener must open, ``followup``. Unanswered required items are refused (422, with
     the crisis card when a safety question is blank) unless ``incomplete`` is true."""
-    found, clinic, _missing = await _instrument_or_404(request, instrument)
+    found, _missing = await _instrument_or_404(request, instrument)
     if found is None:
         return _api_not_found(instrument)
     user = user_of(request)
@@ -306,7 +314,7 @@ async def api_submit_questionnaire(
     missing = found.missing_items(answers)
     if missing and not incomplete:
         card = (
-            crisis_card(clinic, utcnow(), severity="high", safety_plan=True)
+            crisis_card(await _clinic(request), utcnow(), severity="high", safety_plan=True)
             if set(missing) & SAFETY_ITEMS.get(found.key, set())
             else None
         )
@@ -319,7 +327,7 @@ async def api_submit_questionnaire(
     payload = {
         "response": response_json(found, result.response),
         "followup": result.risk.followup,
-        **help_json(_result_card(clinic, found, result)),
+        **help_json(await _result_card(request, found, result)),
     }
     return created(payload, replayed=result.replayed)
 

@@ -14,7 +14,7 @@ from companion import idempotency
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import Clinic, Patient
 from companion.accounts.service import entry_author
-from companion.db import Database, utcnow
+from companion.db import Database, insert_detached, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.questionnaires.instruments import Instrument
 from companion.questionnaires.models import QuestionnaireResponse
@@ -73,21 +73,20 @@ async def record_response(
             return ResponseResult(row, again, replayed=True)
         patient = await entry_author(session, user.patient_id or 0)
         now = utcnow()
-        row = QuestionnaireResponse(
-            clinic_id=patient.clinic_id,
-            patient_id=patient.id,
-            instrument=instrument.key,
-            instrument_version=instrument.version,
-            answers=dict(answers),
-            trigger=trigger,
-            local_date=now.astimezone(ZoneInfo(patient.timezone)).date(),
-            timezone=patient.timezone,
-            created_by_id=user.id,
-            created_at=now,
+        values = {
+            "clinic_id": patient.clinic_id,
+            "patient_id": patient.id,
+            "instrument": instrument.key,
+            "instrument_version": instrument.version,
+            "answers": dict(answers),
+            "trigger": trigger,
+            "local_date": now.astimezone(ZoneInfo(patient.timezone)).date(),
+            "timezone": patient.timezone,
+            "created_by_id": user.id,
+            "created_at": now,
             **scored_fields(instrument, answers),
-        )
-        session.add(row)
-        await session.flush()
+        }
+        row = await insert_detached(session, QuestionnaireResponse, values)
         outcome = await evaluate_entry(session, EntryEvent("questionnaire", patient.clinic_id, patient.id, row))
         if key is not None:
             await idempotency.remember(session, key, row.code)

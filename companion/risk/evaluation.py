@@ -195,15 +195,16 @@ async def _history(
 def _recent_checkins_query() -> Select[Any]:
     """Built once (statement construction costs more than running it); parameters ``patient_id``,
     ``since`` and ``before``."""
+    checkins, effects = CheckIn.__table__, CheckInSideEffect.__table__  # table columns: no ORM result layer
     return (
-        select(CheckIn.id, CheckIn.local_date, CheckIn.mood, CheckInSideEffect.effect, CheckInSideEffect.severity)
-        .outerjoin(CheckInSideEffect, CheckInSideEffect.checkin_id == CheckIn.id)
+        select(checkins.c.id, checkins.c.local_date, checkins.c.mood, effects.c.effect, effects.c.severity)
+        .outerjoin(effects, effects.c.checkin_id == checkins.c.id)
         .where(
-            CheckIn.patient_id == bindparam("patient_id"),
-            CheckIn.local_date >= bindparam("since"),
-            CheckIn.local_date < bindparam("before"),
+            checkins.c.patient_id == bindparam("patient_id"),
+            checkins.c.local_date >= bindparam("since"),
+            checkins.c.local_date < bindparam("before"),
         )
-        .order_by(CheckIn.local_date, CheckIn.revision)
+        .order_by(checkins.c.local_date, checkins.c.revision)
     )
 
 
@@ -248,11 +249,15 @@ def _pick(query: Select[Any], *order: Any) -> tuple[Any, Any]:
 def _course_query(excluding_response: bool) -> Select[Any]:
     """Built once per shape (statement construction costs more than running it); parameters
     ``patient_id``, ``at`` and, when ``excluding_response``, ``response_id``."""
-    sessions, scores = TreatmentSession, QuestionnaireResponse
+    sessions, scores = TreatmentSession.__table__.c, QuestionnaireResponse.__table__.c  # no ORM result layer
     patient_id, at = bindparam("patient_id"), bindparam("at")
     started = (
         sessions.patient_id == patient_id,
-        sessions.status.in_((SessionStatus.ATTENDED, SessionStatus.SCHEDULED)),
+        # Fixed-value parameters, not an IN of constants: SQLAlchemy renders an IN list again at
+        # every execution (an "expanding" parameter), which cost more than the query.
+        sessions.status.in_(
+            [bindparam(f"status_{s}", s.value) for s in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)]
+        ),
         sessions.scheduled_at <= at,
     )
     first_at = select(func.min(sessions.scheduled_at)).where(*started).scalar_subquery()
@@ -270,7 +275,7 @@ def _course_query(excluding_response: bool) -> Select[Any]:
     return select(
         first_at,
         select(func.max(sessions.scheduled_at)).where(*started).scalar_subquery(),
-        select(func.count()).select_from(sessions).where(*started).scalar_subquery(),
+        select(func.count()).select_from(TreatmentSession.__table__).where(*started).scalar_subquery(),
         select(func.min(sessions.scheduled_at)).where(*upcoming).scalar_subquery(),
         gad7_total,
         *_pick(phq9, *newest),  # the previous total

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from companion.app import create_app
 from companion.clinic import audit, audit_copy
-from companion.db import utcnow
+from companion.db import Database, utcnow
+from companion.migrations import upgrade
 from tests.browser_client import AppClient
 from tests.clinic.helpers import as_superuser, audit_rows
+from tests.conftest import make_settings
 
 COMPANION = str(Path(sys.executable).parent / "companion")
 
@@ -196,3 +198,26 @@ def test_copy_dir_setting(tmp_path):
         assert "COMPANION_AUDIT_COPY_DIR" in str(exc)
     else:
         raise AssertionError("a file is not a copy directory")
+
+
+async def test_the_copier_stops_even_when_woken_as_it_is_cancelled(tmp_path):
+    """A wake-up that lands in the same turn of the loop as the shutdown must not swallow the
+    cancellation (asyncio.wait_for on Python 3.11 did, and the shutdown then hung). The race is
+    in the copier's loop, not the database: one embedded database, waited on until idle."""
+    settings = make_settings(f"sqlite:///{tmp_path}/copier.db", tmp_path)
+    await asyncio.to_thread(upgrade, settings)  # Alembic runs its own event loop
+    db = Database(settings.db)
+    try:
+        for turns_between in range(6):
+            copier = audit_copy.AuditCopier(db, tmp_path / f"copy-{turns_between}", sweep_seconds=30)
+            await copier.start()
+            await asyncio.sleep(0.2)  # the start-up catch-up (an empty trail) is over: it waits for a wake-up
+            copier._wake.set()
+            for _ in range(turns_between):
+                await asyncio.sleep(0)
+            stopping = asyncio.create_task(copier.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=5)
+            assert stopping in done, f"stop() still waiting after 5 s ({turns_between} turns between)"
+            assert copier._task is not None and copier._task.done()
+    finally:
+        await db.dispose()

@@ -290,7 +290,7 @@ def test_demo_patients_have_plans_and_checklists(tmp_path):
     from tests.test_demo_data import TODAY
 
     async def run() -> tuple[list[TreatmentPlan], list[SessionPrep], int]:
-        db = Database(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path}/demo.db"))
+        db = Database(DatabaseSettings(url=f"sqlite:///{tmp_path}/demo.db"))
         try:
             async with db.engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
