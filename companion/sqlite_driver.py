@@ -110,7 +110,8 @@ def _execute(cursor: Any, method: str, statement: str, *args: Any, busy_timeout_
 def run_on(connection: Any, statement: str) -> None:  # noqa: ANN401 - a SQLAlchemy Connection
     """BEGIN straight on the driver connection behind a SQLAlchemy connection: skips SQLAlchemy's
     execution context, which costs more than the statement itself."""
-    run_on_driver(connection.connection.driver_connection, statement, connection.dialect.loaded_dbapi.busy_timeout_s)
+    # This dialect's DBAPI connection is the sqlite3 connection itself (no adapter to unwrap).
+    run_on_driver(connection.connection.dbapi_connection, statement, connection.dialect.loaded_dbapi.busy_timeout_s)
 
 
 def run_on_driver(driver_connection: sqlite3.Connection, statement: str, busy_timeout_s: float) -> None:
