@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.auth import CurrentUser
@@ -282,18 +284,25 @@ async def latest_for_patient(session: AsyncSession, patient_id: int, since: date
 
     Low alerts are dashboard flags nobody is asked to act on, so they are not reported as "seen".
     """
+    params = {"patient_id": patient_id, "since": since}
+    return (await session.execute(_latest_for_patient_query(), params)).scalar_one_or_none()
+
+
+@cache
+def _latest_for_patient_query() -> Select[Any]:
+    """Built once for Today (statement construction costs more than running it); the severities
+    are fixed parameters, not an IN list SQLAlchemy would render again at every execution."""
+    severities = [bindparam(f"severity_{name}", name) for name in ("critical", "high", "medium")]
     return (
-        await session.execute(
-            select(Alert)
-            .where(
-                Alert.patient_id == patient_id,
-                Alert.created_at >= since,
-                Alert.severity.in_(("critical", "high", "medium")),
-            )
-            .order_by(Alert.created_at.desc(), Alert.id.desc())
-            .limit(1)
+        select(Alert)
+        .where(
+            Alert.patient_id == bindparam("patient_id"),
+            Alert.created_at >= bindparam("since"),
+            Alert.severity.in_(severities),
         )
-    ).scalar_one_or_none()
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(1)
+    )
 
 
 # --- Clinician actions ---------------------------------------------------------------------------

@@ -137,14 +137,19 @@ async def list_checkins(session: AsyncSession, patient_id: int, limit: int = 50)
     return list(latest.values())[:limit]
 
 
+@cache
+def _recent_moods_query() -> Select[Any]:
+    """Built once on the table's columns (Today runs it on every visit)."""
+    checkins = CheckIn.__table__
+    return (
+        select(checkins.c.local_date, checkins.c.mood, checkins.c.revision)
+        .where(checkins.c.patient_id == bindparam("patient_id"), checkins.c.local_date >= bindparam("since"))
+        .order_by(checkins.c.local_date, checkins.c.revision)
+    )
+
+
 async def recent_moods(session: AsyncSession, patient_id: int, since: date) -> dict[date, int]:
-    rows = (
-        await session.execute(
-            select(CheckIn.local_date, CheckIn.mood, CheckIn.revision)
-            .where(CheckIn.patient_id == patient_id, CheckIn.local_date >= since)
-            .order_by(CheckIn.local_date, CheckIn.revision)
-        )
-    ).all()
+    rows = (await session.execute(_recent_moods_query(), {"patient_id": patient_id, "since": since})).all()
     return {day: mood for day, mood, _revision in rows}
 
 

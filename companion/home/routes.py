@@ -75,7 +75,7 @@ async def crisis(request: Request[Any, Any, Any], region: str | None = None) -> 
 
 @post("/help-now", opt=access(Access.PATIENT), include_in_schema=False)
 async def help_now(request: Request[Any, Any, Any]) -> Template:
-    """"I need help now": raises a Critical alert (A7) and answers with the crisis card at once."""
+    """ "I need help now": raises a Critical alert (A7) and answers with the crisis card at once."""
     user = user_of(request)
     _press, outcome = await press_help(db_of(request), user)
     async with db_of(request).reading() as session:

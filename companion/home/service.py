@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.accounts.models import Clinic, Patient
@@ -77,11 +78,7 @@ def streak_length(days_with_checkin: set[date], today: date) -> int:
 
 
 async def today_view(session: AsyncSession, patient_id: int) -> TodayView:
-    patient, clinic = (
-        await session.execute(
-            select(Patient, Clinic).join(Clinic, Clinic.id == Patient.clinic_id).where(Patient.id == patient_id)
-        )
-    ).one()
+    patient, clinic = (await session.execute(_patient_and_clinic_query(), {"patient_id": patient_id})).one()
     now = utcnow()
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
     moods = await recent_moods(session, patient.id, today - timedelta(days=STRIP_DAYS))
@@ -128,19 +125,32 @@ async def _prep_done(session: AsyncSession, upcoming: TreatmentSession | None, z
     return found.first() is not None
 
 
-async def _recent_sessions(session: AsyncSession, patient_id: int, now: datetime) -> list[TreatmentSession]:
-    return list(
-        (
-            await session.execute(
-                select(TreatmentSession).where(
-                    TreatmentSession.patient_id == patient_id,
-                    TreatmentSession.scheduled_at <= now,
-                    TreatmentSession.scheduled_at >= now - timedelta(days=8),
-                    TreatmentSession.status.in_([SessionStatus.ATTENDED, SessionStatus.SCHEDULED]),
-                )
-            )
-        ).scalars()
+@cache
+def _patient_and_clinic_query() -> Select[Any]:
+    """Built once, like the others Today runs on every visit: building a statement costs more
+    than running it."""
+    return (
+        select(Patient, Clinic)
+        .join(Clinic, Clinic.id == Patient.clinic_id)
+        .where(Patient.id == bindparam("patient_id"))
     )
+
+
+@cache
+def _recent_sessions_query() -> Select[Any]:
+    # Fixed parameters for the statuses: an IN of constants is rendered again at every execution.
+    statuses = [bindparam(f"status_{s.value}", s.value) for s in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)]
+    return select(TreatmentSession).where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        TreatmentSession.scheduled_at <= bindparam("now"),
+        TreatmentSession.scheduled_at >= bindparam("since"),
+        TreatmentSession.status.in_(statuses),
+    )
+
+
+async def _recent_sessions(session: AsyncSession, patient_id: int, now: datetime) -> list[TreatmentSession]:
+    params = {"patient_id": patient_id, "now": now, "since": now - timedelta(days=8)}
+    return list((await session.execute(_recent_sessions_query(), params)).scalars())
 
 
 async def _journal_prompt(

@@ -80,9 +80,11 @@ def service_worker_source() -> str:
         if template.exists():
             digest.update(template.read_bytes())
     version = digest.hexdigest()[:12]
-    return source.replace('"__VERSION__"', json.dumps(version)).replace(
-        '["__PRECACHE__"]', json.dumps(precache_urls())
-    ).replace('"__ICON__"', json.dumps(asset("icons/icon-192.png")))
+    return (
+        source.replace('"__VERSION__"', json.dumps(version))
+        .replace('["__PRECACHE__"]', json.dumps(precache_urls()))
+        .replace('"__ICON__"', json.dumps(asset("icons/icon-192.png")))
+    )
 
 
 @get("/manifest.webmanifest", opt=access(Access.PUBLIC), include_in_schema=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
@@ -125,18 +126,27 @@ def questionnaire_intervals(settings: dict[str, Any] | None) -> dict[str, int]:
     }
 
 
+@cache
+def _last_complete_query() -> Select[Any]:
+    """The day of each interval instrument's last complete response. Built once (Today runs it on
+    every visit); the instruments are fixed parameters, not an IN list rendered at every execution."""
+    responses = QuestionnaireResponse.__table__
+    instruments = [bindparam(f"instrument_{key}", key) for key in DEFAULT_INTERVALS]
+    return (
+        select(responses.c.instrument, func.max(responses.c.local_date))
+        .where(
+            responses.c.patient_id == bindparam("patient_id"),
+            responses.c.instrument.in_(instruments),
+            responses.c.complete.is_(True),
+        )
+        .group_by(responses.c.instrument)
+    )
+
+
 async def due_questionnaires(session: AsyncSession, patient: Patient, clinic: Clinic, now: datetime) -> list[str]:
     """Instruments whose interval has passed since the last complete response (or never answered)."""
     intervals = questionnaire_intervals(clinic.settings)
-    rows = await session.execute(
-        select(QuestionnaireResponse.instrument, func.max(QuestionnaireResponse.local_date))
-        .where(
-            QuestionnaireResponse.patient_id == patient.id,
-            QuestionnaireResponse.instrument.in_(tuple(intervals)),
-            QuestionnaireResponse.complete.is_(True),
-        )
-        .group_by(QuestionnaireResponse.instrument)
-    )
+    rows = await session.execute(_last_complete_query(), {"patient_id": patient.id})
     last: dict[str, date] = {instrument: day for instrument, day in rows.all()}
     today = now.astimezone(ZoneInfo(patient.timezone)).date()
     return [key for key, days in intervals.items() if key not in last or today - last[key] >= timedelta(days=days)]

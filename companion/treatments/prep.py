@@ -121,7 +121,7 @@ class PrepResult:
 
     @property
     def bp_finding(self) -> str | None:
-        """"C2" or "C3" when the checklist's blood pressure needs the patient to act."""
+        """ "C2" or "C3" when the checklist's blood pressure needs the patient to act."""
         return next((f.rule_id for f in self.risk.findings if f.rule_id in ("C2", "C3")), None)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion import idempotency
@@ -70,18 +72,23 @@ async def sessions_for_patient(session: AsyncSession, patient_id: int) -> list[T
 
 
 async def next_session(session: AsyncSession, patient_id: int, now: datetime | None = None) -> TreatmentSession | None:
+    params = {"patient_id": patient_id, "now": now or utcnow()}
+    return (await session.execute(_next_session_query(), params)).scalar_one_or_none()
+
+
+@cache
+def _next_session_query() -> Select[Any]:
+    """Built once (Today asks on every visit; building the statement costs more than running it)."""
     return (
-        await session.execute(
-            select(TreatmentSession)
-            .where(
-                TreatmentSession.patient_id == patient_id,
-                TreatmentSession.status == SessionStatus.SCHEDULED,
-                TreatmentSession.scheduled_at >= (now or utcnow()),
-            )
-            .order_by(TreatmentSession.scheduled_at)
-            .limit(1)
+        select(TreatmentSession)
+        .where(
+            TreatmentSession.patient_id == bindparam("patient_id"),
+            TreatmentSession.status == bindparam("scheduled", SessionStatus.SCHEDULED.value),
+            TreatmentSession.scheduled_at >= bindparam("now"),
         )
-    ).scalar_one_or_none()
+        .order_by(TreatmentSession.scheduled_at)
+        .limit(1)
+    )
 
 
 async def session_for_patient(session: AsyncSession, patient_id: int, code: str) -> TreatmentSession | None:
