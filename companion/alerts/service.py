@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import CareTeamMember, Clinic, Patient, Role
 from companion.alerts.models import Alert, AlertEvent, AlertEventKind, AlertOutcome, AlertStatus
-from companion.db import Database, utcnow
+from companion.db import Database, one_of, utcnow
 from companion.notify.sender import undelivered_alerts
 from companion.notify.service import queue_alert_messages
 from companion.risk.crisis import response_target
@@ -292,13 +292,12 @@ async def latest_for_patient(session: AsyncSession, patient_id: int, since: date
 def _latest_for_patient_query() -> Select[Any]:
     """Built once for Today (statement construction costs more than running it); the severities
     are fixed parameters, not an IN list SQLAlchemy would render again at every execution."""
-    severities = [bindparam(f"severity_{name}", name) for name in ("critical", "high", "medium")]
     return (
         select(Alert)
         .where(
             Alert.patient_id == bindparam("patient_id"),
             Alert.created_at >= bindparam("since"),
-            Alert.severity.in_(severities),
+            one_of(Alert.severity, ("critical", "high", "medium")),
         )
         .order_by(Alert.created_at.desc(), Alert.id.desc())
         .limit(1)

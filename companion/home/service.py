@@ -16,7 +16,7 @@ from companion.alerts.models import Alert
 from companion.alerts.service import latest_for_patient
 from companion.checkins.models import CheckIn
 from companion.checkins.service import checkin_days, recent_moods
-from companion.db import utcnow
+from companion.db import one_of, utcnow
 from companion.journal.models import JournalEntry
 from companion.journal.service import PROMPTS, prompt_due
 from companion.questionnaires.service import due_questionnaires
@@ -138,13 +138,11 @@ def _patient_and_clinic_query() -> Select[Any]:
 
 @cache
 def _recent_sessions_query() -> Select[Any]:
-    # Fixed parameters for the statuses: an IN of constants is rendered again at every execution.
-    statuses = [bindparam(f"status_{s.value}", s.value) for s in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)]
     return select(TreatmentSession).where(
         TreatmentSession.patient_id == bindparam("patient_id"),
         TreatmentSession.scheduled_at <= bindparam("now"),
         TreatmentSession.scheduled_at >= bindparam("since"),
-        TreatmentSession.status.in_(statuses),
+        one_of(TreatmentSession.status, (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)),
     )
 
 

@@ -15,7 +15,7 @@ from companion import idempotency
 from companion.accounts.auth import CurrentUser
 from companion.accounts.models import Clinic, Patient
 from companion.accounts.service import entry_author
-from companion.db import Database, insert_detached, utcnow
+from companion.db import Database, insert_detached, one_of, utcnow
 from companion.idempotency import IdempotencyKey
 from companion.questionnaires.instruments import Instrument
 from companion.questionnaires.models import QuestionnaireResponse
@@ -131,12 +131,11 @@ def _last_complete_query() -> Select[Any]:
     """The day of each interval instrument's last complete response. Built once (Today runs it on
     every visit); the instruments are fixed parameters, not an IN list rendered at every execution."""
     responses = QuestionnaireResponse.__table__
-    instruments = [bindparam(f"instrument_{key}", key) for key in DEFAULT_INTERVALS]
     return (
         select(responses.c.instrument, func.max(responses.c.local_date))
         .where(
             responses.c.patient_id == bindparam("patient_id"),
-            responses.c.instrument.in_(instruments),
+            one_of(responses.c.instrument, DEFAULT_INTERVALS),
             responses.c.complete.is_(True),
         )
         .group_by(responses.c.instrument)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.accounts.models import Clinic
 from companion.alerts.service import Source, raise_alerts
 from companion.checkins.models import CheckIn, CheckInSideEffect
+from companion.db import one_of
 from companion.questionnaires.instruments import INSTRUMENTS
 from companion.questionnaires.models import QuestionnaireResponse
 from companion.questionnaires.scoring import PastScore, score_asq, score_cssrs, score_gad7, score_phq9
@@ -253,11 +254,7 @@ def _course_query(excluding_response: bool) -> Select[Any]:
     patient_id, at = bindparam("patient_id"), bindparam("at")
     started = (
         sessions.patient_id == patient_id,
-        # Fixed-value parameters, not an IN of constants: SQLAlchemy renders an IN list again at
-        # every execution (an "expanding" parameter), which cost more than the query.
-        sessions.status.in_(
-            [bindparam(f"status_{s}", s.value) for s in (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)]
-        ),
+        one_of(sessions.status, (SessionStatus.ATTENDED, SessionStatus.SCHEDULED)),
         sessions.scheduled_at <= at,
     )
     first_at = select(func.min(sessions.scheduled_at)).where(*started).scalar_subquery()
